@@ -1,0 +1,226 @@
+"""Every setting this package reads, declared once.
+
+Settings come from environment variables. Each is declared here with its type, default and a
+one-line doc; code reads them through :func:`load_settings`, never through ``os.environ``.
+Booleans are parsed strictly; choices are enums. ``dai-mlflow env`` prints the resolved values
+(secrets masked) and README.md carries the same table.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Generic, List, Mapping, Optional, Tuple, Type, TypeVar
+
+from .errors import SettingError
+
+T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+class PythonDownloads(enum.Enum):
+    """Whether a missing pinned interpreter may be downloaded with ``uv python install``."""
+
+    AUTO = "auto"
+    NEVER = "never"
+
+
+class EnvBuilder(enum.Enum):
+    """Which tool builds Python environments."""
+
+    AUTO = "auto"
+    UV = "uv"
+    PIP = "pip"
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise SettingError(name, raw, "one of 1/true/yes/on or 0/false/no/off")
+
+
+def _parse_path(name: str, raw: str) -> Path:
+    if not raw.strip():
+        raise SettingError(name, raw, "a path")
+    return Path(raw).expanduser()
+
+
+def _parse_text(name: str, raw: str) -> str:
+    return raw.strip()
+
+
+def _enum_parser(kind: Type[E]) -> Callable[[str, str], E]:
+    def parse(name: str, raw: str) -> E:
+        try:
+            return kind(raw.strip().lower())
+        except ValueError:
+            choices = "/".join(member.value for member in kind)
+            raise SettingError(name, raw, f"one of {choices}") from None
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One environment variable: its name, type, default and what it does."""
+
+    name: str
+    doc: str
+    parse: Callable[[str, str], T]
+    default: Optional[T] = None
+    default_doc: str = ""
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Resolved(Generic[T]):
+    """A setting's value and where it came from (``environment`` or ``default``)."""
+
+    setting: Setting[T]
+    value: Optional[T]
+    source: str
+
+    def shown(self) -> str:
+        """The value as it may be printed: secrets are masked, never shown."""
+        if self.value is None:
+            return "(unset)"
+        if self.setting.secret:
+            return "****** (set)"
+        if isinstance(self.value, enum.Enum):
+            return str(self.value.value)
+        if isinstance(self.value, bool):
+            return "1" if self.value else "0"
+        return str(self.value)
+
+
+PYTHON = Setting(
+    "H2O_DAI_MLFLOW_PYTHON",
+    "Explicit Python 3.8 interpreter to use; wins over every other lookup.",
+    _parse_path,
+)
+PYTHON_VERSION = Setting(
+    "H2O_DAI_MLFLOW_PYTHON_VERSION",
+    "Python version to look for instead of the pin in python_env.yaml.",
+    _parse_text,
+    default_doc="python_env.yaml `python`",
+)
+PYTHON_STRICT = Setting(
+    "H2O_DAI_MLFLOW_PYTHON_STRICT",
+    "Refuse a same-minor interpreter (e.g. 3.8.18) when the exact pin is not found.",
+    _parse_bool,
+    default=False,
+)
+PYTHON_DOWNLOADS = Setting(
+    "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS",
+    "auto: try `uv python install <pin>` when the pin is missing (a failure is remembered "
+    "for a day); never: do not try.",
+    _enum_parser(PythonDownloads),
+    default=PythonDownloads.AUTO,
+)
+ENV_BUILDER = Setting(
+    "H2O_DAI_MLFLOW_ENV_BUILDER",
+    "auto: uv when available, else venv + pip; uv or pip to force one.",
+    _enum_parser(EnvBuilder),
+    default=EnvBuilder.AUTO,
+)
+UV = Setting(
+    "H2O_DAI_MLFLOW_UV",
+    "uv executable to use (default: `uv` on PATH, then the uv Python package's binary).",
+    _parse_path,
+)
+ENV_ROOT = Setting(
+    "MLFLOW_ENV_ROOT",
+    "Root folder of cached Python environments (shared with MLflow).",
+    _parse_path,
+    default=Path("~/.mlflow/envs").expanduser(),
+)
+DIAG = Setting(
+    "H2O_DAI_MLFLOW_DIAG",
+    "Print what the runtime shims changed and native-library diagnostics to stderr.",
+    _parse_bool,
+    default=False,
+)
+LICENSE_KEY = Setting(
+    "DRIVERLESS_AI_LICENSE_KEY",
+    "Driverless AI license key (contents of license.sig); never printed or logged.",
+    _parse_text,
+    secret=True,
+)
+LICENSE_FILE = Setting(
+    "DRIVERLESS_AI_LICENSE_FILE",
+    "Path of a Driverless AI license.sig file.",
+    _parse_path,
+)
+
+ALL_SETTINGS: Tuple[Setting[Any], ...] = (
+    PYTHON,
+    PYTHON_VERSION,
+    PYTHON_STRICT,
+    PYTHON_DOWNLOADS,
+    ENV_BUILDER,
+    UV,
+    ENV_ROOT,
+    DIAG,
+    LICENSE_KEY,
+    LICENSE_FILE,
+)
+
+
+def resolve(setting: Setting[T], environ: Optional[Mapping[str, str]] = None) -> Resolved[T]:
+    """Read one setting from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    raw = env.get(setting.name)
+    if raw is None or (raw.strip() == "" and setting.default is not None):
+        return Resolved(setting, setting.default, "default")
+    return Resolved(setting, setting.parse(setting.name, raw), "environment")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings resolved once, typed."""
+
+    python: Optional[Path]
+    python_version: Optional[str]
+    python_strict: bool
+    python_downloads: PythonDownloads
+    env_builder: EnvBuilder
+    uv: Optional[Path]
+    env_root: Path
+    diag: bool
+
+
+def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
+    """Resolve every setting; raise :class:`SettingError` naming the first bad one."""
+
+    def get(setting: Setting[T]) -> Optional[T]:
+        return resolve(setting, environ).value
+
+    def get_or_default(setting: Setting[T]) -> T:
+        value = get(setting)
+        if value is None:
+            raise AssertionError(f"{setting.name} is declared without a default")
+        return value
+
+    return Settings(
+        python=get(PYTHON),
+        python_version=get(PYTHON_VERSION) or None,
+        python_strict=get_or_default(PYTHON_STRICT),
+        python_downloads=get_or_default(PYTHON_DOWNLOADS),
+        env_builder=get_or_default(ENV_BUILDER),
+        uv=get(UV),
+        env_root=get_or_default(ENV_ROOT),
+        diag=get_or_default(DIAG),
+    )
+
+
+def describe_settings(environ: Optional[Mapping[str, str]] = None) -> List[Resolved[Any]]:
+    """Every setting with its resolved value and source, for ``dai-mlflow env``."""
+    return [resolve(setting, environ) for setting in ALL_SETTINGS]
