@@ -1,0 +1,168 @@
+"""``dai-mlflow``: the command line. Errors are caught here and only here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from . import __version__
+from .demo import run_demo
+from .errors import DaiMlflowError
+from .interpreters import resolve_interpreter
+from .project import project_dir, project_python_env
+from .samples import KINDS, build_sample
+from .settings import describe_settings, load_settings
+
+LOG = logging.getLogger("h2o_dai_py_scoring_mlflow")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dai-mlflow",
+        description="Run H2O Driverless AI Python scoring pipelines as MLflow models on Python 3.8.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    env = commands.add_parser("env", help="show settings, the Python 3.8 interpreter and the env cache")
+    env.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sample = commands.add_parser("sample", help="write a synthetic DAI export and a demo license")
+    sample.add_argument("--kind", required=True, help=f"one of: {', '.join(KINDS)}")
+    sample.add_argument("--out", type=Path, required=True, help="folder to write into")
+    sample.add_argument("--zip", action="store_true", help="write scorer.zip instead of the folder")
+    sample.add_argument("--rows", type=int, default=3000, help="training rows (default 3000)")
+    sample.add_argument("--force", action="store_true", help="replace a non-empty --out")
+
+    demo = commands.add_parser("demo", help="sample -> Python 3.8 environment -> score example rows")
+    demo.add_argument("--kind", default="binary", help=f"one of: {', '.join(KINDS)}")
+    demo.add_argument("--out", type=Path, default=Path("dai-mlflow-demo"), help="working folder")
+    demo.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    return parser
+
+
+def _env_report() -> Dict[str, Any]:
+    settings = load_settings()
+    python_env = project_python_env()
+    report: Dict[str, Any] = {
+        "version": __version__,
+        "project": str(project_dir()),
+        "pin": python_env.python,
+        "env_root": str(settings.env_root),
+        "settings": [
+            {"name": r.setting.name, "value": r.shown(), "source": r.source, "doc": r.setting.doc}
+            for r in describe_settings()
+        ],
+    }
+    try:
+        resolution = resolve_interpreter(settings, pin=python_env.python)
+    except DaiMlflowError as exc:
+        report["interpreter"] = None
+        report["interpreter_error"] = exc.message
+        return report
+    report["interpreter"] = {
+        "path": str(resolution.interpreter.path),
+        "version": str(resolution.interpreter.version),
+        "reason": resolution.reason,
+        "warning": resolution.warning,
+        "searched": list(resolution.searched),
+    }
+    return report
+
+
+def _print_env(report: Dict[str, Any]) -> None:
+    print(f"dai-mlflow {report['version']}")
+    print(f"MLflow Project:   {report['project']}")
+    print(f"Python pin:       {report['pin']} (python_env.yaml)")
+    print(f"Env cache root:   {report['env_root']}")
+    interpreter = report["interpreter"]
+    if interpreter is None:
+        print(f"Interpreter:      none found\n{report['interpreter_error']}")
+    else:
+        print(f"Interpreter:      {interpreter['path']} (Python {interpreter['version']})")
+        print(f"  why:            {interpreter['reason']}")
+        for place in interpreter["searched"]:
+            print(f"  searched:       {place}")
+    print("Settings:")
+    width = max(len(s["name"]) for s in report["settings"])
+    for item in report["settings"]:
+        print(f"  {item['name']:<{width}}  {item['value']}  [{item['source']}]")
+
+
+def _command_env(args: argparse.Namespace) -> int:
+    report = _env_report()
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_env(report)
+    return 0
+
+
+def _command_sample(args: argparse.Namespace) -> int:
+    result = build_sample(args.kind, args.out, zip_output=args.zip, rows=args.rows, force=args.force)
+    print(f"scoring pipeline: {result.pipeline}")
+    print(f"demo license:     {result.license_file}")
+    return 0
+
+
+def _format_table(header: Sequence[str], rows: Sequence[Sequence[float]]) -> List[str]:
+    cells = [[f"{v:.6f}" for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    return lines
+
+
+def _command_demo(args: argparse.Namespace) -> int:
+    result = run_demo(
+        load_settings(), kind=args.kind, out=args.out, force=args.force, echo=args.verbose
+    )
+    scoring = result.scoring
+    print(f"sample export:    {result.sample.pipeline}")
+    print(
+        f"interpreter:      {scoring.resolution.interpreter.path} "
+        f"(Python {scoring.resolution.interpreter.version}; {scoring.resolution.reason})"
+    )
+    print(f"environment:      {scoring.environment.path}")
+    print(f"shims applied:    {'; '.join(result.scores.shims) or 'none needed'}")
+    print(f"predictions for {len(result.scores.rows)} example rows:")
+    for line in _format_table(result.scores.columns, result.scores.rows):
+        print(f"  {line}")
+    return 0
+
+
+_COMMANDS = {"env": _command_env, "sample": _command_sample, "demo": _command_demo}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="dai-mlflow: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _COMMANDS[args.command](args)
+    except DaiMlflowError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        first, *rest = exc.message.splitlines()
+        print(f"ERROR: {first}", file=sys.stderr)
+        for line in rest:
+            print(f"  {line}", file=sys.stderr)
+        if exc.tip:
+            print(f"TIP: {exc.tip}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ERROR: interrupted; nothing half-written was kept.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Score an export's example.py rows with its own Scorer; runs inside the Python 3.8 environment.
+
+``python -m h2o_dai_py_scoring_mlflow.example_scoring --pipeline DIR --shims DIR`` applies the
+runtime shims first (as every model loader does), then prints one JSON object: the input
+columns, the prediction columns and one list of values per row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from .pipeline import example_columns, open_pipeline_folder
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="example_scoring")
+    parser.add_argument("--pipeline", type=Path, required=True)
+    parser.add_argument("--shims", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(args.shims))
+    shims = importlib.import_module("h2o_dai_shims")
+    shims.apply()
+
+    import pandas as pd  # noqa: PLC0415  # only after the shims, like every model loader
+
+    pipeline = open_pipeline_folder(args.pipeline)
+    frame = pd.concat(
+        [pd.Series(values, name=name, dtype=dtype) for name, dtype, values in example_columns(pipeline.example_py)],
+        axis=1,
+    )
+    scorer = importlib.import_module(pipeline.scorer_module).Scorer()
+    try:
+        result = scorer.score_batch(frame)
+    finally:
+        scorer.finish()
+    json.dump(
+        {
+            "inputs": list(frame.columns),
+            "columns": [str(c) for c in result.columns],
+            "rows": result.to_numpy().tolist(),
+            "shims": shims.applied(),
+        },
+        sys.stdout,
+    )
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
