@@ -54,6 +54,10 @@ def _diag_enabled():
 
 
 def _record(message):
+    """Log a change once; return it, or None when this exact change was already reported."""
+    if message in _APPLIED:
+        return None
+    _APPLIED.append(message)
     LOG.debug(message)
     if _diag_enabled():
         sys.__stderr__.write("[h2o_dai_shims] %s\n" % message)
@@ -71,7 +75,8 @@ def fix_importlib_resources():
             "importlib.resources.files is missing and the importlib_resources backport is not "
             "installed (pip install importlib-resources==5.12.0)"
         )
-        LOG.warning(message)
+        if message not in _APPLIED:
+            LOG.warning(message)
         return _record(message)
     backport = importlib.import_module("importlib_resources")
     stdlib_resources.files = backport.files
@@ -176,8 +181,11 @@ def fix_spark_leakage():
 def ensure_writable_workdir():
     """Move to a private temporary folder when the working directory is not writable."""
     cwd = os.getcwd()
-    if os.access(cwd, os.W_OK | os.X_OK):
-        return None
+    try:
+        with tempfile.TemporaryFile(dir=cwd):
+            return None
+    except OSError as exc:
+        LOG.debug("working directory %s is not writable: %s", cwd, exc)
     target = tempfile.mkdtemp(prefix="h2o-dai-scoring-")
     os.chdir(target)
     return _record("working directory %s is read-only; scoring runs in %s" % (cwd, target))
@@ -194,9 +202,7 @@ FIXES = (
 
 def apply():
     """Apply every fix (idempotent); return descriptions of what changed in this call."""
-    changes = [change for change in (fix() for fix in FIXES) if change]
-    _APPLIED.extend(changes)
-    return changes
+    return [change for change in (fix() for fix in FIXES) if change]
 
 
 def applied():

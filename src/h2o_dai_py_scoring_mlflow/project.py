@@ -60,7 +60,7 @@ def read_python_env(path: Path) -> PythonEnvSpec:
         raise ProjectSpecError(path, "expected a mapping with `python` and `dependencies`")
     python = data.get("python")
     if not isinstance(python, str) or not _VERSION.match(python.strip()):
-        raise ProjectSpecError(path, f"`python` must be a version string such as '3.8.12', got {python!r}")
+        raise ProjectSpecError(path, f"`python` must be a quoted version string such as '3.8.12', got {python!r}")
     return PythonEnvSpec(
         path=path,
         python=python.strip(),

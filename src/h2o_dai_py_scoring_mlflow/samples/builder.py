@@ -82,11 +82,10 @@ def _check_request(kind: str, out: Path, rows: int, force: bool) -> None:
             f"{out} already exists and is not empty; nothing was written.",
             tip="Choose an empty or new --out folder, or pass --force to replace its contents.",
         )
-    parent = out.parent if out.parent != Path("") else Path(".")
-    existing = next((p for p in [parent, *parent.parents] if p.exists()), Path("/"))
-    if not os.access(existing, os.W_OK | os.X_OK) or not existing.is_dir():
+    existing = next((p for p in [out.parent, *out.parent.parents] if p.exists()), Path("/"))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise SampleError(
-            f"Cannot write to {existing}: permission denied; nothing was written.",
+            f"Cannot write to {existing}: not a writable folder; nothing was written.",
             tip="Choose an --out folder you can write to.",
         )
 
@@ -97,8 +96,14 @@ def build_sample(
     """Write a synthetic export of ``kind`` into ``out`` and return where its parts are."""
     out = out.expanduser().absolute()
     _check_request(kind, out, rows, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as exc:
+        raise SampleError(
+            f"Cannot write to {out.parent}: {exc.strerror or exc}; nothing was written.",
+            tip="Choose an --out folder you can write to.",
+        ) from None
     try:
         module = _write_export(kind, staging / PIPELINE_FOLDER, rows=rows, seed=seed)
         if zip_output:

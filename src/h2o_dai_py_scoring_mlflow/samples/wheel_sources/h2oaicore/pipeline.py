@@ -49,7 +49,7 @@ def _date_part(series, part):
         return series.dt.year.astype("float64")
     if part == "month":
         return series.dt.month.astype("float64")
-    return series.dt.dayofweek.astype("float64")
+    return series.dt.day_of_week.astype("float64")
 
 
 def _lag(coerced, feature):

@@ -1,0 +1,83 @@
+"""Shared fixtures: a hermetic process environment, the real Python 3.8, sample exports, envs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Dict, Iterator
+
+import pytest
+
+from h2o_dai_py_scoring_mlflow.interpreters import Interpreter, resolve_interpreter
+from h2o_dai_py_scoring_mlflow.launcher import ScoringEnvironment, scoring_environment
+from h2o_dai_py_scoring_mlflow.samples import SampleResult, build_sample
+from h2o_dai_py_scoring_mlflow.settings import load_settings
+
+_STRIPPED_PREFIXES = ("PIP_", "UV_", "MLFLOW_", "DATABRICKS_", "DRIVERLESS_AI_", "H2O_DAI_MLFLOW_")
+REPO = Path(__file__).resolve().parents[1]
+HELPERS = Path(__file__).resolve().parent / "helpers"
+
+
+@pytest.fixture(scope="session")
+def env_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One environment cache for the whole session (builds are shared between tests)."""
+    return tmp_path_factory.mktemp("envs")
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environment(monkeypatch: pytest.MonkeyPatch, env_root: Path) -> None:
+    """No user settings leak in; environments go to the session cache; no downloads tried."""
+    pyenv_root = _real_pyenv_root()
+    for name in list(os.environ):
+        if name.startswith(_STRIPPED_PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MLFLOW_ENV_ROOT", str(env_root))
+    monkeypatch.setenv("PYENV_ROOT", str(pyenv_root))
+    monkeypatch.setenv("H2O_DAI_MLFLOW_PYTHON_DOWNLOADS", "never")
+
+
+def _real_pyenv_root() -> Path:
+    return Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+
+
+@pytest.fixture(scope="session")
+def python38() -> Interpreter:
+    """The real Python 3.8 of this machine (any 3.8.x), found the way users' machines find it."""
+    settings = load_settings({"MLFLOW_ENV_ROOT": "/nonexistent", "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS": "never"})
+    return resolve_interpreter(settings, pin="3.8").interpreter
+
+
+@pytest.fixture(scope="session")
+def sample_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SampleResult]:
+    """Build each kind of sample once per session."""
+    cache: Dict[str, SampleResult] = {}
+
+    def make(kind: str) -> SampleResult:
+        if kind not in cache:
+            cache[kind] = build_sample(kind, tmp_path_factory.mktemp(f"sample-{kind}"), rows=1500)
+        return cache[kind]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def scoring_env_factory(
+    env_root: Path, sample_factory: Callable[[str], SampleResult]
+) -> Iterator[Callable[[str], ScoringEnvironment]]:
+    """The real Python 3.8 scoring environment of each sample kind, built once per session."""
+    cache: Dict[str, ScoringEnvironment] = {}
+    settings = load_settings(
+        {"MLFLOW_ENV_ROOT": str(env_root), "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS": "never"}
+    )
+
+    def make(kind: str) -> ScoringEnvironment:
+        if kind not in cache:
+            cache[kind] = scoring_environment(settings, sample_factory(kind).pipeline)
+        return cache[kind]
+
+    yield make
+
+
+def licensed_env(license_file: Path, home: Path) -> Dict[str, str]:
+    """Variables for a scorer child process: a license file and a HOME without one."""
+    return {"DRIVERLESS_AI_LICENSE_FILE": str(license_file), "HOME": str(home)}

@@ -1,0 +1,72 @@
+"""The README's main job works, from a checkout and from the built wheel alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _run(argv, **kwargs) -> "subprocess.CompletedProcess[str]":  # type: ignore[no-untyped-def]
+    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False, **kwargs)
+
+
+def _prediction_rows(stdout: str) -> list:
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("predictions for"))
+    return [[float(v) for v in line.split()] for line in lines[start + 2 :]]
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_demo_scores_example_rows_inside_python38(tmp_path: Path, kind: str) -> None:
+    out = tmp_path / "demo"
+    done = _run([sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "demo", "--kind", kind, "--out", out])
+    assert done.returncode == 0, done.stderr
+    assert "(Python 3.8." in done.stdout
+    rows = _prediction_rows(done.stdout)
+    assert len(rows) == 12
+    assert all(abs(sum(row) - 1.0) < 1e-5 for row in rows)
+    assert "3/3 Scoring example.py's rows" in done.stderr
+    rerun = _run([sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "demo", "--kind", kind, "--out", out])
+    assert rerun.returncode == 0, rerun.stderr
+    assert _prediction_rows(rerun.stdout) == rows
+    assert "Building" not in rerun.stderr
+
+
+def test_demo_refuses_a_non_empty_folder_it_does_not_own(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    done = _run([sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "demo", "--out", tmp_path])
+    assert done.returncode == 1
+    assert "already exists and is not empty" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_wheel_carries_the_project_and_works_after_a_plain_install(tmp_path: Path) -> None:
+    uv = Path(sys.executable).parent / "uv"
+    uv_cmd = str(uv) if uv.exists() else "uv"
+    built = _run([uv_cmd, "build", "--wheel", "--out-dir", tmp_path / "dist", REPO], cwd=REPO)
+    assert built.returncode == 0, built.stderr
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for part in ("MLproject", "python_env.yaml", "shims/h2o_dai_shims.py"):
+        assert f"h2o_dai_py_scoring_mlflow/_project/{part}" in names
+
+    venv = tmp_path / "venv"
+    assert _run([uv_cmd, "venv", "--python", sys.executable, venv]).returncode == 0
+    installed = _run([uv_cmd, "pip", "install", "--python", venv / "bin" / "python", wheel])
+    assert installed.returncode == 0, installed.stderr
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    report = _run([venv / "bin" / "dai-mlflow", "env", "--json"], env=env, cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "_project" in report.stdout and str(venv) in report.stdout
+    demo = _run([venv / "bin" / "dai-mlflow", "demo", "--out", tmp_path / "demo"], env=env, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert len(_prediction_rows(demo.stdout)) == 12
