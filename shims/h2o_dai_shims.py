@@ -145,7 +145,7 @@ def _fd_open(fd):
 
 
 def fix_psutil_limits():
-    """Add ``RLIM_INFINITY`` and ``RLIMIT_*`` to psutil from ``resource`` where psutil lacks them."""
+    """Add ``RLIM_INFINITY`` / ``RLIMIT_*`` to psutil from ``resource`` where psutil lacks them."""
     if importlib.util.find_spec("psutil") is None:
         return None
     psutil = importlib.import_module("psutil")

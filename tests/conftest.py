@@ -43,7 +43,9 @@ def _real_pyenv_root() -> Path:
 @pytest.fixture(scope="session")
 def python38() -> Interpreter:
     """The real Python 3.8 of this machine (any 3.8.x), found the way users' machines find it."""
-    settings = load_settings({"MLFLOW_ENV_ROOT": "/nonexistent", "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS": "never"})
+    settings = load_settings(
+        {"MLFLOW_ENV_ROOT": "/nonexistent", "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS": "never"}
+    )
     return resolve_interpreter(settings, pin="3.8").interpreter
 
 

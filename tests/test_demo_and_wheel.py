@@ -14,8 +14,10 @@ from conftest import REPO
 pytestmark = pytest.mark.slow
 
 
-def _run(argv, **kwargs) -> "subprocess.CompletedProcess[str]":  # type: ignore[no-untyped-def]
-    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=False, **kwargs)
+def _run(argv, **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, check=False, **kwargs
+    )
 
 
 def _prediction_rows(stdout: str) -> list:
@@ -27,14 +29,36 @@ def _prediction_rows(stdout: str) -> list:
 @pytest.mark.parametrize("kind", ["binary", "multiclass"])
 def test_demo_scores_example_rows_inside_python38(tmp_path: Path, kind: str) -> None:
     out = tmp_path / "demo"
-    done = _run([sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "demo", "--kind", kind, "--out", out])
+    done = _run(
+        [
+            sys.executable,
+            "-m",
+            "h2o_dai_py_scoring_mlflow.cli",
+            "demo",
+            "--kind",
+            kind,
+            "--out",
+            out,
+        ]
+    )
     assert done.returncode == 0, done.stderr
     assert "(Python 3.8." in done.stdout
     rows = _prediction_rows(done.stdout)
     assert len(rows) == 12
     assert all(abs(sum(row) - 1.0) < 1e-5 for row in rows)
     assert "3/3 Scoring example.py's rows" in done.stderr
-    rerun = _run([sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "demo", "--kind", kind, "--out", out])
+    rerun = _run(
+        [
+            sys.executable,
+            "-m",
+            "h2o_dai_py_scoring_mlflow.cli",
+            "demo",
+            "--kind",
+            kind,
+            "--out",
+            out,
+        ]
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert _prediction_rows(rerun.stdout) == rows
     assert "Building" not in rerun.stderr
@@ -67,6 +91,8 @@ def test_wheel_carries_the_project_and_works_after_a_plain_install(tmp_path: Pat
     report = _run([venv / "bin" / "dai-mlflow", "env", "--json"], env=env, cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert "_project" in report.stdout and str(venv) in report.stdout
-    demo = _run([venv / "bin" / "dai-mlflow", "demo", "--out", tmp_path / "demo"], env=env, cwd=tmp_path)
+    demo = _run(
+        [venv / "bin" / "dai-mlflow", "demo", "--out", tmp_path / "demo"], env=env, cwd=tmp_path
+    )
     assert demo.returncode == 0, demo.stderr
     assert len(_prediction_rows(demo.stdout)) == 12

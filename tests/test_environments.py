@@ -65,9 +65,14 @@ def test_local_wheel_contents_are_part_of_the_key(python38: Interpreter, tmp_pat
     assert EnvironmentSpec(python38, (str(wheel),)).key() != before
 
 
-def _builder(python38: Interpreter, root: Path, *requirements: str) -> "subprocess.Popen[str]":
+def _builder(python38: Interpreter, root: Path, *requirements: str) -> subprocess.Popen[str]:
     env = processes.child_environment({"MLFLOW_ENV_ROOT": str(root)})
-    argv = [sys.executable, str(HELPERS / "build_env.py"), str(python38.path), str(python38.version)]
+    argv = [
+        sys.executable,
+        str(HELPERS / "build_env.py"),
+        str(python38.path),
+        str(python38.version),
+    ]
     return subprocess.Popen(
         [*argv, *requirements],
         env=env,
@@ -139,12 +144,17 @@ def test_build_killed_half_way_leaves_nothing_usable(python38: Interpreter, tmp_
     flag.unlink()
     env = ensure_environment(interpreter_spec, settings)
     assert env.created
-    assert processes.run([env.python, "-c", "import slowpkg; print(slowpkg.VALUE)"]).stdout.strip() == "1"
+    assert (
+        processes.run([env.python, "-c", "import slowpkg; print(slowpkg.VALUE)"]).stdout.strip()
+        == "1"
+    )
     assert staging() == []
 
 
 def test_failed_build_leaves_nothing_behind(python38: Interpreter, tmp_path: Path) -> None:
-    spec = EnvironmentSpec(python38, ("this-package-does-not-exist-dai-mlflow==1.0",), label="broken")
+    spec = EnvironmentSpec(
+        python38, ("this-package-does-not-exist-dai-mlflow==1.0",), label="broken"
+    )
     with pytest.raises(EnvironmentBuildError) as caught:
         ensure_environment(spec, _settings(tmp_path))
     assert "this-package-does-not-exist-dai-mlflow" in caught.value.message
@@ -152,7 +162,9 @@ def test_failed_build_leaves_nothing_behind(python38: Interpreter, tmp_path: Pat
     assert leftovers == []
 
 
-def test_pip_fallback_builds_a_working_relocated_environment(python38: Interpreter, tmp_path: Path) -> None:
+def test_pip_fallback_builds_a_working_relocated_environment(
+    python38: Interpreter, tmp_path: Path
+) -> None:
     settings = _settings(tmp_path, H2O_DAI_MLFLOW_ENV_BUILDER="pip")
     env = ensure_environment(EnvironmentSpec(python38, SMALL, label="pip"), settings)
     assert read_marker(env)["builder"] == "venv+pip"

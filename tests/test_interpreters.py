@@ -35,7 +35,10 @@ def _environ(tmp_path: Path, **extra: str) -> Dict[str, str]:
 
 
 def _settings(tmp_path: Path, **values: str) -> object:
-    mapping = {"MLFLOW_ENV_ROOT": str(tmp_path / "envs"), "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS": "never"}
+    mapping = {
+        "MLFLOW_ENV_ROOT": str(tmp_path / "envs"),
+        "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS": "never",
+    }
     mapping.update(values)
     return load_settings(mapping)
 
@@ -71,7 +74,9 @@ def test_exact_pin_found_on_path(python38: Interpreter, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     _link(python38.path, bin_dir / "python3.8")
     result = resolve_interpreter(
-        _settings(tmp_path), pin=str(python38.version), environ=_environ(tmp_path, PATH=str(bin_dir))
+        _settings(tmp_path),
+        pin=str(python38.version),
+        environ=_environ(tmp_path, PATH=str(bin_dir)),
     )
     assert result.interpreter.source == "PATH"
     assert result.interpreter.path == bin_dir / "python3.8"
@@ -80,7 +85,9 @@ def test_exact_pin_found_on_path(python38: Interpreter, tmp_path: Path) -> None:
 def test_same_minor_fallback_warns_once_naming_both_versions(
     python38: Interpreter, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _link(python38.path, tmp_path / "pyenv" / "versions" / str(python38.version) / "bin" / "python3.8")
+    _link(
+        python38.path, tmp_path / "pyenv" / "versions" / str(python38.version) / "bin" / "python3.8"
+    )
     with caplog.at_level(logging.WARNING):
         result = resolve_interpreter(_settings(tmp_path), pin="3.8.1", environ=_environ(tmp_path))
     assert result.interpreter.version == python38.version
@@ -93,7 +100,9 @@ def test_same_minor_fallback_warns_once_naming_both_versions(
 def test_strict_mode_refuses_fallback_and_lists_searched_places(
     python38: Interpreter, tmp_path: Path
 ) -> None:
-    _link(python38.path, tmp_path / "pyenv" / "versions" / str(python38.version) / "bin" / "python3.8")
+    _link(
+        python38.path, tmp_path / "pyenv" / "versions" / str(python38.version) / "bin" / "python3.8"
+    )
     settings = _settings(tmp_path, H2O_DAI_MLFLOW_PYTHON_STRICT="1")
     with pytest.raises(InterpreterNotFoundError) as caught:
         resolve_interpreter(settings, pin="3.8.1", environ=_environ(tmp_path))
@@ -137,7 +146,7 @@ def test_no_python38_anywhere_gives_the_typed_error(tmp_path: Path) -> None:
 
 
 class _NotFound(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802  # http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         self.send_error(404)
 
     def log_message(self, *args: object) -> None:
@@ -154,7 +163,9 @@ def empty_python_mirror() -> Iterator[str]:
     server.shutdown()
 
 
-def test_failed_download_is_tried_with_uv_then_remembered(tmp_path: Path, empty_python_mirror: str) -> None:
+def test_failed_download_is_tried_with_uv_then_remembered(
+    tmp_path: Path, empty_python_mirror: str
+) -> None:
     environ = _environ(
         tmp_path,
         UV_PYTHON_INSTALL_MIRROR=empty_python_mirror,

@@ -10,7 +10,11 @@ import pytest
 
 import h2o_dai_py_scoring_mlflow
 from h2o_dai_py_scoring_mlflow import processes
-from h2o_dai_py_scoring_mlflow.environments import EnvironmentSpec, PythonEnvironment, ensure_environment
+from h2o_dai_py_scoring_mlflow.environments import (
+    EnvironmentSpec,
+    PythonEnvironment,
+    ensure_environment,
+)
 from h2o_dai_py_scoring_mlflow.interpreters import Interpreter
 from h2o_dai_py_scoring_mlflow.project import project_python_env
 from h2o_dai_py_scoring_mlflow.settings import load_settings
@@ -47,14 +51,23 @@ def test_project_env_has_mlflow_2_17_2(project_env: PythonEnvironment) -> None:
 def test_every_library_module_imports_under_python38(project_env: PythonEnvironment) -> None:
     modules = _modules()
     assert "h2o_dai_py_scoring_mlflow.interpreters" in modules
-    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\nprint('ok')"
+    code = (
+        "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\nprint('ok')"
+    )
     done = processes.run([project_env.python, "-W", "error::SyntaxWarning", "-c", code, *modules])
     assert done.stdout.strip() == "ok"
 
 
 def test_sample_builder_runs_under_python38(project_env: PythonEnvironment, tmp_path: Path) -> None:
     out = tmp_path / "sample"
-    argv = [project_env.python, "-m", "h2o_dai_py_scoring_mlflow.cli", "sample", "--kind", "multiclass"]
+    argv = [
+        project_env.python,
+        "-m",
+        "h2o_dai_py_scoring_mlflow.cli",
+        "sample",
+        "--kind",
+        "multiclass",
+    ]
     done = processes.run([*argv, "--out", out, "--rows", "300"])
     assert "scoring pipeline:" in done.stdout
     assert (out / "scoring-pipeline" / "example.py").is_file()

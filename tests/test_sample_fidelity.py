@@ -60,7 +60,7 @@ def probe(
 def binary(
     sample_factory: Callable[[str], SampleResult],
     scoring_env_factory: Callable[[str], ScoringEnvironment],
-) -> "tuple[ScoringEnvironment, SampleResult]":
+) -> tuple[ScoringEnvironment, SampleResult]:
     return scoring_env_factory("binary"), sample_factory("binary")
 
 
@@ -116,8 +116,13 @@ def test_read_only_working_directory_breaks_the_scorer_and_the_shim_moves_it(bin
     argv = [env.environment.python, HELPERS / "scorer_probe.py", "--pipeline", sample.pipeline]
     argv += ["--shims", shims_dir(), "--apply-shims"]
     child = processes.child_environment(licensed_env(sample.license_file, tmp_path))
-    broken = processes.run([*argv, "--skip", "ensure_writable_workdir"], env=child, cwd=Path("/proc"), check=False)
-    assert json.loads(broken.stdout.splitlines()[-1])["error"] in ("FileNotFoundError", "PermissionError")
+    broken = processes.run(
+        [*argv, "--skip", "ensure_writable_workdir"], env=child, cwd=Path("/proc"), check=False
+    )
+    assert json.loads(broken.stdout.splitlines()[-1])["error"] in (
+        "FileNotFoundError",
+        "PermissionError",
+    )
     fixed = processes.run(argv, env=child, cwd=Path("/proc"), check=False)
     assert "error" not in json.loads(fixed.stdout.splitlines()[-1])
 
@@ -136,10 +141,14 @@ def test_scorer_refuses_to_start_without_a_valid_license(binary, tmp_path, licen
     home = tmp_path / "home"
     home.mkdir()
     if license_text == "EXPIRED":
-        license_text = licensing.encode_license({"license_type": "demo", "expiration_date": "2020/01/31"})
+        license_text = licensing.encode_license(
+            {"license_type": "demo", "expiration_date": "2020/01/31"}
+        )
     elif license_text == "TAMPERED":
         genuine = sample.license_file.read_text().strip()
-        license_text = licensing.encode_license({"expiration_date": "2099/01/01"})[:-8] + genuine[-8:]
+        license_text = (
+            licensing.encode_license({"expiration_date": "2099/01/01"})[:-8] + genuine[-8:]
+        )
     variables = {"HOME": str(home)}
     if license_text is not None:
         variables["DRIVERLESS_AI_LICENSE_KEY"] = license_text
@@ -180,7 +189,9 @@ def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
     ranks[order] = np.arange(1, len(scores) + 1)
     positives = labels.sum()
     negatives = len(labels) - positives
-    return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return float(
+        (ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    )
 
 
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression", "timeseries"])
@@ -206,7 +217,10 @@ def test_every_kind_predicts_deterministically_with_documented_columns(
     assert report["fit_transform_columns"][:-1] == report["transformed"]
 
     margins = np.array(report["margins"])
-    for name, features in (("contribs", report["transformed"]), ("contribs_original", report["column_names"])):
+    for name, features in (
+        ("contribs", report["transformed"]),
+        ("contribs_original", report["column_names"]),
+    ):
         contribs = np.array(report[name])
         n_classes = 1 if kind != "multiclass" else 3
         width = len(features) + 1
@@ -228,7 +242,9 @@ def test_every_kind_predicts_deterministically_with_documented_columns(
     elif kind == "multiclass":
         assert report["labels"] == ["high risk", "low risk", "medium, watch"]
         assert np.allclose(predictions.sum(axis=1), 1.0)
-        truth = holdout[target].map({label: i for i, label in enumerate(report["labels"])}).to_numpy()
+        truth = (
+            holdout[target].map({label: i for i, label in enumerate(report["labels"])}).to_numpy()
+        )
         assert (holdout_predictions.argmax(axis=1) == truth).mean() > 0.6
     else:
         assert report["labels"] is None
@@ -248,9 +264,9 @@ def test_timeseries_uses_history_rows_with_known_target(
     sample, env = sample_factory("timeseries"), scoring_env_factory("timeseries")
     report = probe(env, sample, tmp_path, "--apply-shims")
     assert report["column_names"] == ["state", "week_start", "unweighted_ili"]
-    lag_contribs = np.array(report["contribs"])[:, report["transformed"].index(
-        next(t for t in report["transformed"] if "TargetLag" in t)
-    )]
+    lag_contribs = np.array(report["contribs"])[
+        :, report["transformed"].index(next(t for t in report["transformed"] if "TargetLag" in t))
+    ]
     assert len(set(np.round(lag_contribs, 9).tolist())) > 1
 
 
@@ -262,4 +278,3 @@ def test_sample_license_is_valid_for_a_year() -> None:
     assert properties["expiration_date"] == "2027/11/27"
     with pytest.raises(licensing.LicenseError, match="expired"):
         licensing.decode_license(demo_license(today), today=datetime.date(2027, 11, 28))
-

@@ -66,7 +66,9 @@ def test_requirements_mix_wheel_filenames_and_pins(tmp_path: Path) -> None:
 
 
 def test_environment_yml_starts_with_name_and_nests_pip(tmp_path: Path) -> None:
-    text = (build_sample("binary", tmp_path / "out", rows=ROWS).pipeline / "environment.yml").read_text()
+    text = (
+        build_sample("binary", tmp_path / "out", rows=ROWS).pipeline / "environment.yml"
+    ).read_text()
     assert text.splitlines()[0] == "name: h2oai_scoring_env"
     assert "  - pip:\n    - psutil==5.8.0\n    - tabulate==0.9.0\n    - cgroupspy==0.2.2\n" in text
 
@@ -93,7 +95,9 @@ def test_example_py_header_table_and_series(tmp_path: Path) -> None:
 
 
 def test_multiclass_labels_keep_spaces_and_commas(tmp_path: Path) -> None:
-    text = (build_sample("multiclass", tmp_path / "out", rows=ROWS).pipeline / "http_server.py").read_text()
+    text = (
+        build_sample("multiclass", tmp_path / "out", rows=ROWS).pipeline / "http_server.py"
+    ).read_text()
     assert "pd.Series" in text
 
 
@@ -101,7 +105,9 @@ def test_timeseries_example_rows_include_the_target_column(tmp_path: Path) -> No
     folder = build_sample("timeseries", tmp_path / "out", rows=ROWS).pipeline
     columns = dict((name, values) for name, _, values in example_columns(folder / "example.py"))
     assert list(columns) == ["state", "week_start", "unweighted_ili"]
-    assert None in columns["unweighted_ili"] and any(v is not None for v in columns["unweighted_ili"])
+    assert None in columns["unweighted_ili"] and any(
+        v is not None for v in columns["unweighted_ili"]
+    )
 
 
 def test_builds_are_deterministic(tmp_path: Path) -> None:
@@ -127,7 +133,15 @@ def test_core_wheel_is_refused_by_pip_on_other_pythons(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     done = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index", str(wheel)],
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -23,7 +23,9 @@ from h2o_dai_py_scoring_mlflow.settings import (
 )
 
 
-def cli(args: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> "subprocess.CompletedProcess[str]":
+def cli(
+    args: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None
+) -> subprocess.CompletedProcess[str]:
     variables = dict(os.environ)
     variables.update(env or {})
     return subprocess.run(
@@ -54,7 +56,9 @@ def test_env_root_defaults_to_mlflow_and_respects_mlflow_env_root(tmp_path: Path
 
 
 def test_secrets_are_masked_and_sources_reported() -> None:
-    described = {r.setting.name: r for r in describe_settings({"DRIVERLESS_AI_LICENSE_KEY": "s3cr3t"})}
+    described = {
+        r.setting.name: r for r in describe_settings({"DRIVERLESS_AI_LICENSE_KEY": "s3cr3t"})
+    }
     assert described["DRIVERLESS_AI_LICENSE_KEY"].shown() == "****** (set)"
     assert described["DRIVERLESS_AI_LICENSE_KEY"].source == "environment"
     assert described["H2O_DAI_MLFLOW_PYTHON_STRICT"].source == "default"
@@ -81,7 +85,12 @@ def test_env_json_names_the_interpreter_and_why(tmp_path: Path) -> None:
 
 
 def test_env_reports_when_no_interpreter_exists(tmp_path: Path) -> None:
-    env = {"PATH": "", "PYENV_ROOT": str(tmp_path), "UV_PYTHON_INSTALL_DIR": str(tmp_path), "MLFLOW_ENV_ROOT": str(tmp_path)}
+    env = {
+        "PATH": "",
+        "PYENV_ROOT": str(tmp_path),
+        "UV_PYTHON_INSTALL_DIR": str(tmp_path),
+        "MLFLOW_ENV_ROOT": str(tmp_path),
+    }
     done = cli(["env"], env)
     assert "Interpreter:      none found" in done.stdout
     assert "No Python 3.8.12 interpreter was found" in done.stdout
@@ -97,7 +106,9 @@ def test_bad_setting_is_one_error_line_and_a_tip() -> None:
 
 
 def test_sample_command_prints_both_paths(tmp_path: Path) -> None:
-    done = cli(["sample", "--kind", "regression", "--out", str(tmp_path / "s"), "--rows", "300", "--zip"])
+    done = cli(
+        ["sample", "--kind", "regression", "--out", str(tmp_path / "s"), "--rows", "300", "--zip"]
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"scoring pipeline: {tmp_path / 's' / 'scorer.zip'}",
@@ -162,5 +173,8 @@ def test_malformed_python_env_yaml_in_a_checkout_fails_the_cli_cleanly(tmp_path:
     (checkout / "python_env.yaml").write_text("python: [3.8\n")
     done = cli(["env"], {"PYTHONPATH": str(checkout / "src")}, cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stderr.splitlines()[0] == f"ERROR: {checkout / 'python_env.yaml'}: not valid YAML at line 2"
+    assert (
+        done.stderr.splitlines()[0]
+        == f"ERROR: {checkout / 'python_env.yaml'}: not valid YAML at line 2"
+    )
     assert "Traceback" not in done.stderr

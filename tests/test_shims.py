@@ -23,7 +23,14 @@ CHECKS = [
 @pytest.mark.parametrize("check", CHECKS)
 def test_shim_under_bare_python38(python38: Interpreter, check: str) -> None:
     done = subprocess.run(
-        [str(python38.path), "-I", "-S", str(HELPERS / "shims_checks.py"), str(REPO / "shims"), check],
+        [
+            str(python38.path),
+            "-I",
+            "-S",
+            str(HELPERS / "shims_checks.py"),
+            str(REPO / "shims"),
+            check,
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -35,9 +42,15 @@ def test_shim_under_bare_python38(python38: Interpreter, check: str) -> None:
 
 def test_diag_mode_reports_changes_on_stderr(python38: Interpreter) -> None:
     done = subprocess.run(
-        [str(python38.path), "-I", "-S", "-c",
-         "import os, sys; sys.path.insert(0, sys.argv[1]); import h2o_dai_shims; "
-         "os.chdir('/proc'); h2o_dai_shims.ensure_writable_workdir()", str(REPO / "shims")],
+        [
+            str(python38.path),
+            "-I",
+            "-S",
+            "-c",
+            "import os, sys; sys.path.insert(0, sys.argv[1]); import h2o_dai_shims; "
+            "os.chdir('/proc'); h2o_dai_shims.ensure_writable_workdir()",
+            str(REPO / "shims"),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -24,13 +24,16 @@ LOG = logging.getLogger("h2o_dai_py_scoring_mlflow")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dai-mlflow",
-        description="Run H2O Driverless AI Python scoring pipelines as MLflow models on Python 3.8.",
+        description="Run H2O Driverless AI Python scoring pipelines as MLflow models "
+        "on Python 3.8.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    env = commands.add_parser("env", help="show settings, the Python 3.8 interpreter and the env cache")
+    env = commands.add_parser(
+        "env", help="show settings, the Python 3.8 interpreter and the env cache"
+    )
     env.add_argument("--json", action="store_true", help="print one JSON object")
 
     sample = commands.add_parser("sample", help="write a synthetic DAI export and a demo license")
@@ -40,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--rows", type=int, default=3000, help="training rows (default 3000)")
     sample.add_argument("--force", action="store_true", help="replace a non-empty --out")
 
-    demo = commands.add_parser("demo", help="sample -> Python 3.8 environment -> score example rows")
+    demo = commands.add_parser(
+        "demo", help="sample -> Python 3.8 environment -> score example rows"
+    )
     demo.add_argument("--kind", default="binary", help=f"one of: {', '.join(KINDS)}")
     demo.add_argument("--out", type=Path, default=Path("dai-mlflow-demo"), help="working folder")
     demo.add_argument("--force", action="store_true", help="replace a non-empty --out")
@@ -105,7 +110,9 @@ def _command_env(args: argparse.Namespace) -> int:
 
 
 def _command_sample(args: argparse.Namespace) -> int:
-    result = build_sample(args.kind, args.out, zip_output=args.zip, rows=args.rows, force=args.force)
+    result = build_sample(
+        args.kind, args.out, zip_output=args.zip, rows=args.rows, force=args.force
+    )
     print(f"scoring pipeline: {result.pipeline}")
     print(f"demo license:     {result.license_file}")
     return 0

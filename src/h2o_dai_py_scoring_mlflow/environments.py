@@ -201,8 +201,16 @@ def _build_with_uv(
     env = processes.child_environment()
     python = staging / "bin" / "python"
     processes.run(
-        [uv, "venv", "--seed", "--relocatable", "--allow-existing", "--python",
-         spec.interpreter.path, staging],
+        [
+            uv,
+            "venv",
+            "--seed",
+            "--relocatable",
+            "--allow-existing",
+            "--python",
+            spec.interpreter.path,
+            staging,
+        ],
         env=env,
         echo=echo,
     )
@@ -236,9 +244,7 @@ def _site_packages(env_dir: Path, spec: EnvironmentSpec) -> Path:
 def _copy_tool(staging: Path, spec: EnvironmentSpec) -> None:
     """Install this package's pure-Python sources into the environment (no build step)."""
     destination = _site_packages(staging, spec) / _TOOL_PACKAGE
-    shutil.copytree(
-        PACKAGE_DIR, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-    )
+    shutil.copytree(PACKAGE_DIR, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
 def _write_marker(staging: Path, spec: EnvironmentSpec, builder: str) -> None:
@@ -266,7 +272,7 @@ def _retarget_scripts(staging: Path, target: Path) -> None:
             script.write_bytes(content.replace(old, new))
 
 
-def read_marker(env: PythonEnvironment) -> "dict[str, object]":
+def read_marker(env: PythonEnvironment) -> dict[str, object]:
     """The record written when ``env`` was built (interpreter, builder, requirements)."""
     data = json.loads((env.path / MARKER).read_text(encoding="utf-8"))
     if not isinstance(data, dict):

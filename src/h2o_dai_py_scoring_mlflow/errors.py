@@ -56,7 +56,13 @@ class InterpreterNotFoundError(DaiMlflowError):
             f"No {kind} interpreter was found. Searched:\n{lines}",
             tip="Fix it one of three ways: (1) point H2O_DAI_MLFLOW_PYTHON at a Python 3.8 "
             "executable; (2) install one (`uv python install 3.8`, `pyenv install 3.8`, or your "
-            "OS package); (3) unset H2O_DAI_MLFLOW_PYTHON_STRICT to accept any local 3.8.x.",
+            "OS package); "
+            + (
+                "(3) unset H2O_DAI_MLFLOW_PYTHON_STRICT to accept any local 3.8.x."
+                if strict
+                else "(3) on a machine with internet access, leave "
+                "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS=auto so uv can download it."
+            ),
         )
         self.wanted = wanted
         self.searched: Tuple[str, ...] = tuple(searched)

@@ -31,7 +31,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     pipeline = open_pipeline_folder(args.pipeline)
     frame = pd.concat(
-        [pd.Series(values, name=name, dtype=dtype) for name, dtype, values in example_columns(pipeline.example_py)],
+        [
+            pd.Series(values, name=name, dtype=dtype)
+            for name, dtype, values in example_columns(pipeline.example_py)
+        ],
         axis=1,
     )
     scorer = importlib.import_module(pipeline.scorer_module).Scorer()

@@ -39,7 +39,7 @@ class PythonVersion:
     micro: Optional[int] = None
 
     @classmethod
-    def parse(cls, text: str) -> "PythonVersion":
+    def parse(cls, text: str) -> PythonVersion:
         match = _VERSION_RE.match(text.strip())
         if match is None:
             raise ValueError(f"not a Python version: {text!r}")
@@ -50,12 +50,12 @@ class PythonVersion:
     def minor_version(self) -> str:
         return f"{self.major}.{self.minor}"
 
-    def satisfies(self, pin: "PythonVersion") -> bool:
+    def satisfies(self, pin: PythonVersion) -> bool:
         """True when this full version is exactly what ``pin`` asks for."""
         same_minor = (self.major, self.minor) == (pin.major, pin.minor)
         return same_minor and (pin.micro is None or pin.micro == self.micro)
 
-    def same_minor(self, other: "PythonVersion") -> bool:
+    def same_minor(self, other: PythonVersion) -> bool:
         return (self.major, self.minor) == (other.major, other.minor)
 
     def __str__(self) -> str:
@@ -178,7 +178,11 @@ def _uv_python_dir(environ: Mapping[str, str]) -> Path:
     if explicit:
         return Path(explicit).expanduser()
     data_home = environ.get("XDG_DATA_HOME")
-    base = Path(data_home) if data_home else Path(environ.get("HOME", str(Path.home()))) / ".local" / "share"
+    base = (
+        Path(data_home)
+        if data_home
+        else Path(environ.get("HOME", str(Path.home()))) / ".local" / "share"
+    )
     return base / "uv" / "python"
 
 

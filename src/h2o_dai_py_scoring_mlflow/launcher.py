@@ -39,8 +39,10 @@ class ExampleScores:
     shims: List[str]
 
 
-def scoring_environment(settings: Settings, pipeline_folder: Path, *, echo: bool = False) -> ScoringEnvironment:
-    """Resolve Python 3.8 and build (or reuse) the environment for the export in ``pipeline_folder``."""
+def scoring_environment(
+    settings: Settings, pipeline_folder: Path, *, echo: bool = False
+) -> ScoringEnvironment:
+    """Resolve Python 3.8 and build (or reuse) the environment for the export in a folder."""
     python_env = project_python_env()
     resolution = resolve_interpreter(settings, pin=python_env.python)
     requirements = export_requirements(pipeline_folder)
@@ -63,7 +65,7 @@ def score_examples(
 ) -> ExampleScores:
     """Score example.py's rows with the export's own Scorer inside ``environment``."""
     open_pipeline_folder(pipeline_folder)
-    argv = [
+    argv: List[processes.Arg] = [
         environment.python,
         "-m",
         "h2o_dai_py_scoring_mlflow.example_scoring",

@@ -61,7 +61,7 @@ def _series_call(node: ast.AST) -> bool:
 
 
 def example_columns(example_py: Path) -> List[Tuple[str, str, List[Any]]]:
-    """``(name, dtype, values)`` of every ``pd.Series([...], name=..., dtype=...)`` in example.py."""
+    """``(name, dtype, values)`` of each ``pd.Series([...], name=..., dtype=...)`` in example.py."""
     try:
         tree = ast.parse(example_py.read_text(encoding="utf-8"), filename=str(example_py))
     except FileNotFoundError:
@@ -79,7 +79,9 @@ def example_columns(example_py: Path) -> List[Tuple[str, str, List[Any]]]:
                 keywords[keyword.arg] = ast.literal_eval(keyword.value)
         if "name" in keywords:
             values = ast.literal_eval(node.args[0])
-            columns.append((str(keywords["name"]), str(keywords.get("dtype", "object")), list(values)))
+            columns.append(
+                (str(keywords["name"]), str(keywords.get("dtype", "object")), list(values))
+            )
     if not columns:
         raise ExportError(f"{example_py} has no pd.Series(..., name=...) example rows.")
     return columns

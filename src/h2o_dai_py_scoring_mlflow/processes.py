@@ -63,12 +63,13 @@ def run(
     timeout: Optional[float] = None,
     echo: bool = False,
     check: bool = True,
-) -> "subprocess.CompletedProcess[str]":
+) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to completion and return its output.
 
     Without ``echo`` stdout and stderr are captured apart; with ``echo`` they are merged into
-    ``stdout`` and also streamed to our stderr as they arrive (progress for long builds). A non-zero exit raises :class:`CommandError` with the tail of the output, unless
-    ``check`` is false.
+    ``stdout`` and also streamed to our stderr as they arrive (progress for long builds).
+    A non-zero exit raises :class:`CommandError` with the tail of the output, unless ``check``
+    is false.
     """
     args = [str(a) for a in argv]
     child_env = dict(env) if env is not None else child_environment()
@@ -79,8 +80,7 @@ def run(
                 env=child_env,
                 cwd=cwd,
                 timeout=timeout,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                capture_output=True,
                 stdin=subprocess.DEVNULL,
                 text=True,
                 check=False,
@@ -101,7 +101,7 @@ def _run_echoing(
     cwd: Optional[Path],
     timeout: Optional[float],
     check: bool,
-) -> "subprocess.CompletedProcess[str]":
+) -> subprocess.CompletedProcess[str]:
     lines: List[str] = []
     try:
         proc = subprocess.Popen(
@@ -138,7 +138,9 @@ def python_output(python: Path, code: str, *, timeout: float = 30.0) -> str:
     return done.stdout.strip()
 
 
-def find_uv(explicit: Optional[Path], environ: Optional[Mapping[str, str]] = None) -> Optional[Path]:
+def find_uv(
+    explicit: Optional[Path], environ: Optional[Mapping[str, str]] = None
+) -> Optional[Path]:
     """The uv executable: ``explicit`` if given, else ``uv`` on PATH, else the uv package's."""
     if explicit is not None:
         return explicit if explicit.is_file() else None

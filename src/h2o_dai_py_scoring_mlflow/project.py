@@ -60,7 +60,9 @@ def read_python_env(path: Path) -> PythonEnvSpec:
         raise ProjectSpecError(path, "expected a mapping with `python` and `dependencies`")
     python = data.get("python")
     if not isinstance(python, str) or not _VERSION.match(python.strip()):
-        raise ProjectSpecError(path, f"`python` must be a quoted version string such as '3.8.12', got {python!r}")
+        raise ProjectSpecError(
+            path, f"`python` must be a quoted version string such as '3.8.12', got {python!r}"
+        )
     return PythonEnvSpec(
         path=path,
         python=python.strip(),
@@ -69,7 +71,7 @@ def read_python_env(path: Path) -> PythonEnvSpec:
     )
 
 
-def _requirement_list(path: Path, data: "dict[str, object]", key: str) -> Tuple[str, ...]:
+def _requirement_list(path: Path, data: dict[str, object], key: str) -> Tuple[str, ...]:
     raw = data.get(key, [])
     if raw is None:
         raw = []

@@ -59,7 +59,9 @@ def parse_requirements(text: str) -> List[RequirementLine]:
         line = raw.split(" #", 1)[0].strip() if not raw.lstrip().startswith("#") else ""
         if not line:
             continue
-        wheel = line if line.lower().endswith(".whl") and "/" not in line and ";" not in line else None
+        wheel = (
+            line if line.lower().endswith(".whl") and "/" not in line and ";" not in line else None
+        )
         if wheel is not None:
             lines.append(RequirementLine(line, number, _wheel_project(wheel), wheel))
             continue
@@ -76,7 +78,10 @@ def resolve_requirements(
     exclusions: Optional[Dict[str, str]] = None,
 ) -> ResolvedRequirements:
     """Wheel lines become paths of the wheels present in ``folder``; excluded packages drop out."""
-    rules = {canonical_name(k): v for k, v in (DEFAULT_EXCLUSIONS if exclusions is None else exclusions).items()}
+    rules = {
+        canonical_name(k): v
+        for k, v in (DEFAULT_EXCLUSIONS if exclusions is None else exclusions).items()
+    }
     if "pyorc" in rules and any(folder.glob("pyorc-*.whl")):
         del rules["pyorc"]
     install: List[str] = []
@@ -93,7 +98,8 @@ def resolve_requirements(
             raise ExportError(
                 f"{folder / 'requirements.txt'} line {line.line_number} names {line.wheel}, "
                 "which is not in the export.",
-                tip="Re-download the scoring pipeline from Driverless AI; the export is incomplete.",
+                tip="Download the scoring pipeline from Driverless AI again; "
+                "this export is incomplete.",
             )
         install.append(str(wheel))
     return ResolvedRequirements(tuple(install), tuple(excluded))
@@ -106,6 +112,7 @@ def export_requirements(folder: Path) -> ResolvedRequirements:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ExportError(
-            f"{path} is missing.", tip="A DAI Python scoring pipeline export ships requirements.txt."
+            f"{path} is missing.",
+            tip="A DAI Python scoring pipeline export ships requirements.txt.",
         ) from None
     return resolve_requirements(folder, parse_requirements(text))

@@ -1,6 +1,6 @@
 """Build (or reuse) one environment from the command line; print {"path", "created"} as JSON.
 
-    python build_env.py PYTHON VERSION REQUIREMENT...
+python build_env.py PYTHON VERSION REQUIREMENT...
 """
 
 import json

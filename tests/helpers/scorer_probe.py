@@ -52,7 +52,7 @@ def main():
                 fix()
     try:
         report = run(args)
-    except Exception as exc:  # noqa: BLE001  # the probe reports any failure to the test
+    except Exception as exc:  # the probe reports any failure to the test
         real_stdout.write(json.dumps({"error": type(exc).__name__, "message": str(exc)}) + "\n")
         return 3
     real_stdout.write(json.dumps(report) + "\n")
@@ -96,7 +96,9 @@ def run(args):
     with_target = frame.copy()
     if target not in with_target.columns:
         with_target[target] = None
-    munged = scorer.fit_transform_batch(with_target, with_target, with_target, apply_data_recipes=False)
+    munged = scorer.fit_transform_batch(
+        with_target, with_target, with_target, apply_data_recipes=False
+    )
     report["fit_transform_columns"] = list(munged[0].columns)
     if args.input:
         holdout = pd.read_csv(args.input, dtype=object)

@@ -56,7 +56,10 @@ def check_stream_fileno(shims):
 
 
 def check_spark_leakage(shims):
-    leaked = ["/databricks/spark/python", "/local_disk0/.ephemeral_nfs/envs/pythonEnv-x/lib/python3.12/site-packages/pyspark"]
+    leaked = [
+        "/databricks/spark/python",
+        "/local_disk0/.ephemeral_nfs/envs/pythonEnv-x/lib/python3.12/site-packages/pyspark",
+    ]
     sys.path.extend(leaked)
     os.environ["SPARK_HOME"] = "/databricks/spark"
     os.environ["PYTHONPATH"] = "/databricks/spark/python"
@@ -77,7 +80,6 @@ def check_read_only_workdir(shims):
 
 def check_psutil_absent(shims):
     assert shims.fix_psutil_limits() is None
-
 
 
 def main():

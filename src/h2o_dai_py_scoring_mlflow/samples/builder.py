@@ -50,19 +50,21 @@ def experiment_key(kind: str, rows: int, seed: int) -> str:
 
 def demo_license(today: datetime.date, *, days: int = 365) -> str:
     """A license string the synthetic scorer accepts until ``today + days``."""
-    return licensing.encode_license(
-        {
-            "license_version": "1",
-            "serial_number": secrets.token_hex(4),
-            "licensee_organization": "Synthetic DAI export (demo only)",
-            "licensee_email": "demo@example.invalid",
-            "is_h2o_internal_use": "false",
-            "created_by_email": "h2o_dai_py_scoring_mlflow",
-            "creation_date": today.strftime("%Y/%m/%d"),
-            "product": "DriverlessAI",
-            "license_type": "demo",
-            "expiration_date": (today + datetime.timedelta(days=days)).strftime("%Y/%m/%d"),
-        }
+    return str(
+        licensing.encode_license(
+            {
+                "license_version": "1",
+                "serial_number": secrets.token_hex(4),
+                "licensee_organization": "Synthetic DAI export (demo only)",
+                "licensee_email": "demo@example.invalid",
+                "is_h2o_internal_use": "false",
+                "created_by_email": "h2o_dai_py_scoring_mlflow",
+                "creation_date": today.strftime("%Y/%m/%d"),
+                "product": "DriverlessAI",
+                "license_type": "demo",
+                "expiration_date": (today + datetime.timedelta(days=days)).strftime("%Y/%m/%d"),
+            }
+        )
     )
 
 
@@ -91,7 +93,13 @@ def _check_request(kind: str, out: Path, rows: int, force: bool) -> None:
 
 
 def build_sample(
-    kind: str, out: Path, *, zip_output: bool = False, rows: int = 3000, seed: int = 1234, force: bool = False
+    kind: str,
+    out: Path,
+    *,
+    zip_output: bool = False,
+    rows: int = 3000,
+    seed: int = 1234,
+    force: bool = False,
 ) -> SampleResult:
     """Write a synthetic export of ``kind`` into ``out`` and return where its parts are."""
     out = out.expanduser().absolute()
@@ -117,7 +125,9 @@ def build_sample(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     pipeline = out / (ZIP_NAME if zip_output else PIPELINE_FOLDER)
-    return SampleResult(kind=kind, pipeline=pipeline, license_file=out / LICENSE_NAME, module=module)
+    return SampleResult(
+        kind=kind, pipeline=pipeline, license_file=out / LICENSE_NAME, module=module
+    )
 
 
 def _move_into_place(staging: Path, out: Path) -> None:
@@ -140,11 +150,17 @@ def _write_export(kind: str, folder: Path, *, rows: int, seed: int) -> str:
     key = experiment_key(kind, rows, seed)
     model = fitting.fit_model(dataset, experiment_key=key)
     scorer_spec = wheels.WheelSpec(
-        f"scoring_h2oai_experiment_{key}", "1.0.0", "py3-none-any", "Driverless AI experiment scorer",
+        f"scoring_h2oai_experiment_{key}",
+        "1.0.0",
+        "py3-none-any",
+        "Driverless AI experiment scorer",
         requires=("h2oaicore",),
     )
     core_spec = wheels.WheelSpec(
-        "h2oaicore", export_files.DAI_VERSION, "cp38-cp38-linux_x86_64", "H2O Driverless AI core runtime",
+        "h2oaicore",
+        export_files.DAI_VERSION,
+        "cp38-cp38-linux_x86_64",
+        "H2O Driverless AI core runtime",
         requires=("numpy", "pandas", "psutil", "tabulate"),
     )
     names = export_files.ExportNames(key, scorer_spec.filename, core_spec.filename)

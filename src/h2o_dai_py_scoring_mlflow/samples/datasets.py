@@ -62,7 +62,9 @@ def _credit(rng: np.random.Generator, n: int) -> pd.DataFrame:
     age = rng.integers(21, 76, n)
     pay = np.clip(np.round(rng.normal(0, 1.4, n)), -2, 8).astype(int)
     bill = np.round(rng.gamma(1.5, 30_000, n) - 2_000, 2)
-    education = rng.choice(["graduate school", "university", "high school", "others"], n, p=[0.35, 0.45, 0.15, 0.05])
+    education = rng.choice(
+        ["graduate school", "university", "high school", "others"], n, p=[0.35, 0.45, 0.15, 0.05]
+    )
     region = rng.choice(["North East", "South, Coastal", "Mid West", "Pacific"], n)
     opened = _dates(rng, n, "2005-01-01", 16 * 365)
     year = np.array([int(d[:4]) for d in opened])
@@ -98,7 +100,9 @@ def _multiclass(rng: np.random.Generator, n: int) -> Tuple[pd.DataFrame, Tuple[s
     frame = _credit(rng, n)
     risk = frame.pop("_risk").to_numpy(dtype=float)
     cut = np.quantile(risk, [0.5, 0.8])
-    band = np.where(risk < cut[0], "low risk", np.where(risk < cut[1], "medium, watch", "high risk"))
+    band = np.where(
+        risk < cut[0], "low risk", np.where(risk < cut[1], "medium, watch", "high risk")
+    )
     flip = rng.random(n) < 0.08
     band[flip] = rng.choice(["low risk", "medium, watch", "high risk"], int(flip.sum()))
     frame["risk band"] = band
@@ -111,7 +115,13 @@ def _regression(rng: np.random.Generator, n: int) -> pd.DataFrame:
     lot = np.round(rng.lognormal(8.8, 0.5, n))
     neighborhood = rng.choice(["Old Town", "River Side", "Hills, North", "Downtown", "Suburbs"], n)
     premium = pd.Series(neighborhood).map(
-        {"Old Town": 30_000, "River Side": 55_000, "Hills, North": 90_000, "Downtown": 70_000, "Suburbs": 0}
+        {
+            "Old Town": 30_000,
+            "River Side": 55_000,
+            "Hills, North": 90_000,
+            "Downtown": 70_000,
+            "Suburbs": 0,
+        }
     )
     condition = rng.choice(["poor", "fair", "good", "excellent"], n, p=[0.1, 0.3, 0.45, 0.15])
     renovated = rng.random(n) < 0.25
@@ -125,7 +135,9 @@ def _regression(rng: np.random.Generator, n: int) -> pd.DataFrame:
         + premium.to_numpy()
         + 25_000 * renovated
         - 450 * age
-        + pd.Series(condition).map({"poor": -30_000, "fair": -8_000, "good": 0, "excellent": 35_000}).to_numpy()
+        + pd.Series(condition)
+        .map({"poor": -30_000, "fair": -8_000, "good": 0, "excellent": 35_000})
+        .to_numpy()
         + rng.normal(0, 25_000, n)
     )
     return pd.DataFrame(
@@ -194,7 +206,9 @@ def make_dataset(kind: str, *, rows: int, seed: int = 1234) -> Dataset:
     builders: Dict[str, Callable[[], Dataset]] = {
         "binary": lambda: _classification(kind, rng, rows, _binary, "default payment next month"),
         "multiclass": lambda: _classification(kind, rng, rows, _multiclass, "risk band"),
-        "regression": lambda: _split(kind, _regression(rng, rows + EXAMPLE_ROWS), "sale_price", None, "regression"),
+        "regression": lambda: _split(
+            kind, _regression(rng, rows + EXAMPLE_ROWS), "sale_price", None, "regression"
+        ),
         "timeseries": lambda: _forecast(_timeseries(rng, rows)),
     }
     if kind not in builders:
@@ -229,8 +243,12 @@ def _forecast(frame: pd.DataFrame) -> Dataset:
     last_weeks = sorted(frame["week_start"].unique())[-horizon:]
     held = frame["week_start"].isin(last_weeks)
     train = frame[~held].reset_index(drop=True)
-    examples = frame[held & frame["state"].isin(["California", "Texas", "Florida", "New York"])].copy()
+    examples = frame[
+        held & frame["state"].isin(["California", "Texas", "Florida", "New York"])
+    ].copy()
     future = examples["week_start"] > last_weeks[1]
     examples.loc[future, "unweighted_ili"] = None
     examples = examples.sort_values(["state", "week_start"]).reset_index(drop=True)
-    return Dataset("timeseries", "unweighted_ili", None, columns, train, examples, "state", "week_start")
+    return Dataset(
+        "timeseries", "unweighted_ili", None, columns, train, examples, "state", "week_start"
+    )

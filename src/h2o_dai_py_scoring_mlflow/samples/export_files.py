@@ -85,8 +85,10 @@ def _range(dataset: Dataset, column: ColumnSpec) -> str:
         return "-"
     numeric = pd.to_numeric(values, errors="coerce")
     low, high = float(numeric.min()), float(numeric.max())
-    text = f"[{int(low)}, {int(high)}]" if column.dtype == "int32" else (
-        f"[{_float32_repr(low)}, {_float32_repr(high)}]"
+    text = (
+        f"[{int(low)}, {int(high)}]"
+        if column.dtype == "int32"
+        else (f"[{_float32_repr(low)}, {_float32_repr(high)}]")
     )
     return f"{text} or None" if numeric.isna().any() else text
 
@@ -97,7 +99,7 @@ def schema_table(dataset: Dataset) -> List[str]:
     rows += [(c.name, c.dtype, _range(dataset, c)) for c in dataset.columns]
     name_w = max(len(r[0]) for r in rows) + 3
     type_w = max(len(r[1]) for r in rows) + 3
-    range_w = max(5, max(len(r[2]) for r in rows))
+    range_w = max(5, *(len(r[2]) for r in rows))
     dashes = "-" * (name_w + type_w + range_w)
     body = [f"{n:<{name_w}}{t:<{type_w}}{r:<{range_w}}" for n, t, r in rows]
     return [dashes, body[0], dashes, *body[1:], dashes]
@@ -163,7 +165,7 @@ df = pd.concat(columns, axis=1)
 print(scorer.score_batch(df, apply_data_recipes=False))
 
 print('---------- Get Per-Feature Prediction Contributions for Row ----------')
-print(scorer.score([{', '.join(_literal(rows.iloc[0][c.name], c.dtype) for c in dataset.columns)}], pred_contribs=True))
+print(scorer.score([{", ".join(_literal(rows.iloc[0][c.name], c.dtype) for c in dataset.columns)}], pred_contribs=True))
 
 print('---------- Get Per-Feature Prediction Contributions for Frame ----------')
 print(scorer.score_batch(df, pred_contribs=True, fast_approx=True, apply_data_recipes=False))

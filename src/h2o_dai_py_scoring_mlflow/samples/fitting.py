@@ -52,14 +52,18 @@ def _features(dataset: Dataset, y: np.ndarray) -> List[Dict[str, Any]]:
     for column in dataset.columns:
         index = len(features)
         if column.role == "numeric":
-            features.append({"name": f"{index}_{column.name}", "kind": "numeric", "source": column.name})
+            features.append(
+                {"name": f"{index}_{column.name}", "kind": "numeric", "source": column.name}
+            )
         elif column.role == "categorical":
             feature = _encoding(dataset, column.name, y, index)
             features.append({**feature, "kind": "encoding", "source": column.name})
         elif column.role == "date":
             for part in runtime.DATE_PARTS:
                 name = f"{len(features)}_Date:{column.name}:{part}"
-                features.append({"name": name, "kind": "date_part", "source": column.name, "part": part})
+                features.append(
+                    {"name": name, "kind": "date_part", "source": column.name, "part": part}
+                )
         elif column.role == "target":
             name = f"{index}_TargetLag:{dataset.group}.{column.name}.1"
             features.append(
@@ -84,7 +88,7 @@ def _edges(column: np.ndarray) -> List[float]:
 
 def _initial_margin(kind: str, y: np.ndarray, n_classes: int) -> np.ndarray:
     known = y[~np.isnan(y)]
-    if kind == "regression" or kind == "timeseries":
+    if kind in ("regression", "timeseries"):
         return np.array([float(known.mean())])
     if kind == "binary":
         p = float(np.clip(known.mean(), 1e-6, 1 - 1e-6))
@@ -94,7 +98,9 @@ def _initial_margin(kind: str, y: np.ndarray, n_classes: int) -> np.ndarray:
     return np.asarray(logs - logs.mean())
 
 
-def _gradients(kind: str, margins: np.ndarray, y: np.ndarray, k: int) -> "tuple[np.ndarray, np.ndarray]":
+def _gradients(
+    kind: str, margins: np.ndarray, y: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     if kind in ("regression", "timeseries"):
         return y - margins[:, 0], np.ones_like(y)
     if kind == "binary":
@@ -105,8 +111,10 @@ def _gradients(kind: str, margins: np.ndarray, y: np.ndarray, k: int) -> "tuple[
     return (y == k) - p, np.maximum(p * (1 - p), 1e-6)
 
 
-def _best_stump(bins: np.ndarray, sizes: List[int], g: np.ndarray, h: np.ndarray) -> "tuple[int, np.ndarray]":
-    """The feature and per-bin update of the stump with the largest gain (missing has its own leaf)."""
+def _best_stump(
+    bins: np.ndarray, sizes: List[int], g: np.ndarray, h: np.ndarray
+) -> tuple[int, np.ndarray]:
+    """Feature and per-bin update of the stump with the largest gain; missing has its own leaf."""
     best_gain, best_feature, best_update = -1.0, 0, np.zeros(sizes[0])
     for j, size in enumerate(sizes):
         gs = np.bincount(bins[:, j], weights=g, minlength=size)

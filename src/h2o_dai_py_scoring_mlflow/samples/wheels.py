@@ -62,7 +62,9 @@ def write_wheel(spec: WheelSpec, files: Dict[str, bytes], folder: Path) -> Path:
     entries = dict(sorted(files.items()))
     entries[f"{dist_info}/METADATA"] = metadata.encode()
     entries[f"{dist_info}/WHEEL"] = wheel.encode()
-    records: List[str] = [f"{name},{_record_hash(data)},{len(data)}" for name, data in entries.items()]
+    records: List[str] = [
+        f"{name},{_record_hash(data)},{len(data)}" for name, data in entries.items()
+    ]
     records.append(f"{dist_info}/RECORD,,")
     entries[f"{dist_info}/RECORD"] = ("\n".join(records) + "\n").encode()
     path = folder / spec.filename

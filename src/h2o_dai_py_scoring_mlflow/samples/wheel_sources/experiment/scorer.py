@@ -21,7 +21,9 @@ class Scorer:
         self._log = init_runtime(self._model["experiment_key"])
         check_license(self._log)
         self._additive = AdditiveModel(self._model)
-        self._log.info("Loaded experiment %s (%s)", self._model["experiment_key"], self._model["kind"])
+        self._log.info(
+            "Loaded experiment %s (%s)", self._model["experiment_key"], self._model["kind"]
+        )
 
     # ---- metadata -------------------------------------------------------------------------
     def get_column_names(self):
@@ -34,7 +36,9 @@ class Scorer:
         labels = self._model["labels"]
         return None if labels is None else list(labels)
 
-    def get_pred_columns(self, output_margin=False, pred_contribs=False, pred_contribs_original=False):
+    def get_pred_columns(
+        self, output_margin=False, pred_contribs=False, pred_contribs_original=False
+    ):
         target = self._model["target"]
         labels = self._model["labels"]
         if pred_contribs:
@@ -56,7 +60,9 @@ class Scorer:
     # ---- scoring --------------------------------------------------------------------------
     def score(self, row, output_margin=False, pred_contribs=False, **kwargs):
         frame = pd.DataFrame([list(row)], columns=list(self.get_column_names()))
-        result = self.score_batch(frame, output_margin=output_margin, pred_contribs=pred_contribs, **kwargs)
+        result = self.score_batch(
+            frame, output_margin=output_margin, pred_contribs=pred_contribs, **kwargs
+        )
         return [float(v) for v in result.iloc[0].tolist()]
 
     def score_batch(
@@ -75,7 +81,9 @@ class Scorer:
         self._log.info(
             "Submitted 0 and Completed 0 non-identity feature engineering tasks out of %d total "
             "tasks (apply_data_recipes=%s, fast_approx=%s)",
-            len(self._model["features"]), apply_data_recipes, fast_approx,
+            len(self._model["features"]),
+            apply_data_recipes,
+            fast_approx,
         )
         terms = self._additive.terms(frame)
         margins = self._additive.margins(terms)
@@ -112,7 +120,9 @@ class Scorer:
         ]
         return np.column_stack(blocks)
 
-    def fit_transform_batch(self, train_frame, valid_frame=None, test_frame=None, apply_data_recipes=False):
+    def fit_transform_batch(
+        self, train_frame, valid_frame=None, test_frame=None, apply_data_recipes=False
+    ):
         target = self._model["target"]
         results = []
         for frame in (train_frame, valid_frame, test_frame):

@@ -13,7 +13,10 @@ import sys
 
 import psutil
 
-_FORMAT = "%(asctime)s C: {cpu:>3.0f}%% M:{mem:.1f}GB  NODE:SERVER {pid:>8}  %(levelname)-6s | %(message)s"
+_FORMAT = (
+    "%(asctime)s C: {cpu:>3.0f}%% M:{mem:.1f}GB  NODE:SERVER {pid:>8}  "
+    "%(levelname)-6s | %(message)s"
+)
 
 
 def _check_streams():
@@ -39,7 +42,9 @@ def init_runtime(experiment_key):
     tmp = os.path.join(os.getcwd(), "tmp")
     os.makedirs(tmp, exist_ok=True)
     memory = psutil.virtual_memory()
-    fmt = _FORMAT.format(cpu=psutil.cpu_percent(interval=None), mem=memory.total / 2**30, pid=os.getpid())
+    fmt = _FORMAT.format(
+        cpu=psutil.cpu_percent(interval=None), mem=memory.total / 2**30, pid=os.getpid()
+    )
     logger = logging.getLogger("h2oai_experiment_%s" % experiment_key)
     logger.setLevel(logging.INFO)
     logger.propagate = False
