@@ -14,9 +14,10 @@ from . import __version__
 from .demo import run_demo
 from .errors import DaiMlflowError
 from .interpreters import resolve_interpreter
+from .launcher import LogModelRequest, log_model
 from .project import project_dir, project_python_env
 from .samples import KINDS, build_sample
-from .settings import describe_settings, load_settings
+from .settings import ARTIFACT_PATH, describe_settings, load_settings, resolve
 
 LOG = logging.getLogger("h2o_dai_py_scoring_mlflow")
 
@@ -42,6 +43,23 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--zip", action="store_true", help="write scorer.zip instead of the folder")
     sample.add_argument("--rows", type=int, default=3000, help="training rows (default 3000)")
     sample.add_argument("--force", action="store_true", help="replace a non-empty --out")
+
+    log = commands.add_parser(
+        "log-model", help="log a DAI export as a Python 3.8 pyfunc model (from any Python)"
+    )
+    log.add_argument(
+        "scoring_dir",
+        nargs="?",
+        help="scoring-pipeline/ folder, scorer.zip or dbfs:/ path (default: SCORING_PIPELINE_DIR)",
+    )
+    log.add_argument(
+        "--artifact-path", help="artifact path in the run (default: h2o_dai_scoring_pyfunc)"
+    )
+    log.add_argument("--registered-model-name", help="register the model under this name")
+    log.add_argument("--experiment", help="MLflow experiment name (default: active/default)")
+    log.add_argument("--apply-data-recipes", action="store_true", help="score with data recipes")
+    log.add_argument("--input-example", type=Path, help="CSV or JSON records file of input rows")
+    log.add_argument("--json", action="store_true", help="print one JSON line with the result")
 
     demo = commands.add_parser(
         "demo", help="sample -> Python 3.8 environment -> score example rows"
@@ -144,7 +162,44 @@ def _command_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"env": _command_env, "sample": _command_sample, "demo": _command_demo}
+def _command_log_model(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    scoring_dir = args.scoring_dir or settings.scoring_pipeline_dir
+    if not scoring_dir:
+        raise DaiMlflowError(
+            "No scoring pipeline given.",
+            tip="Pass the scoring-pipeline/ folder or scorer.zip, or set SCORING_PIPELINE_DIR.",
+        )
+    if args.artifact_path is not None:
+        resolve(ARTIFACT_PATH, {ARTIFACT_PATH.name: args.artifact_path})
+    request = LogModelRequest(
+        scoring_dir=scoring_dir,
+        artifact_path=args.artifact_path,
+        registered_model_name=args.registered_model_name,
+        apply_data_recipes=args.apply_data_recipes,
+        input_example=args.input_example,
+        experiment=args.experiment,
+    )
+    result = log_model(settings, request, echo=True)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"run id:           {result['run_id']}")
+        print(f"model URI:        {result['model_uri']}")
+        if result.get("registered_model_name"):
+            print(
+                f"registered:       {result['registered_model_name']} "
+                f"version {result['registered_model_version']}"
+            )
+    return 0
+
+
+_COMMANDS = {
+    "env": _command_env,
+    "sample": _command_sample,
+    "demo": _command_demo,
+    "log-model": _command_log_model,
+}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

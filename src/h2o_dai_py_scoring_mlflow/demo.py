@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from .launcher import ExampleScores, ScoringEnvironment, score_examples, scoring_environment
+from .launcher import ExampleScores, ScoringEnvironment, score_frame, scoring_environment
 from .samples import SampleResult, build_sample
 from .samples.wheel_sources.h2oaicore.licensing import FILE_VARIABLE
 from .settings import Settings
@@ -33,7 +33,7 @@ def run_demo(
     LOG.info("2/3 Provisioning the Python 3.8 scoring environment")
     scoring = scoring_environment(settings, sample.pipeline, echo=echo)
     LOG.info("3/3 Scoring example.py's rows inside %s", scoring.environment.path)
-    scores = score_examples(
+    scores = score_frame(
         scoring.environment, sample.pipeline, extra_env={FILE_VARIABLE: str(sample.license_file)}
     )
     return DemoResult(sample, scoring, scores)

@@ -26,7 +26,7 @@ from typing import Iterator, List, Optional, Tuple
 from . import processes
 from .errors import CommandError, EnvironmentBuildError
 from .interpreters import Interpreter
-from .project import PACKAGE_DIR
+from .project import PACKAGE_DIR, PROJECT_FILES, PROJECT_FOLDER, project_dir
 from .settings import EnvBuilder, Settings
 
 LOG = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class EnvironmentSpec:
             if line.endswith(".whl") and local.is_file():
                 digest.update(_file_digest(local).encode())
         if self.include_tool:
-            digest.update(f"tool={_tree_digest(PACKAGE_DIR)}\n".encode())
+            digest.update(f"tool={_tool_digest()}\n".encode())
         return digest.hexdigest()
 
     def folder_name(self) -> str:
@@ -86,18 +86,33 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _tree_digest(root: Path) -> str:
+def _tool_digest() -> str:
     digest = hashlib.sha256()
-    for path in sorted(_tool_files(root)):
-        digest.update(str(path.relative_to(root)).encode())
+    for relative, path in _tool_files():
+        digest.update(relative.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def _tool_files(root: Path) -> Iterator[Path]:
-    for path in root.rglob("*"):
+def _files_under(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
             yield path
+
+
+def _tool_files() -> Iterator[Tuple[str, Path]]:
+    """This package as installed into an environment: its sources, plus the MLflow Project
+    under ``_project/`` (already there in a wheel install; taken from the checkout otherwise)."""
+    for path in _files_under(PACKAGE_DIR):
+        yield str(path.relative_to(PACKAGE_DIR)), path
+    if (PACKAGE_DIR / PROJECT_FOLDER).is_dir():
+        return
+    project = project_dir()
+    for name in PROJECT_FILES:
+        source = project / name
+        paths = _files_under(source) if source.is_dir() else [source]
+        for path in paths:
+            yield f"{PROJECT_FOLDER}/{path.relative_to(project)}", path
 
 
 def find_environment(spec: EnvironmentSpec, settings: Settings) -> Optional[PythonEnvironment]:
@@ -244,7 +259,10 @@ def _site_packages(env_dir: Path, spec: EnvironmentSpec) -> Path:
 def _copy_tool(staging: Path, spec: EnvironmentSpec) -> None:
     """Install this package's pure-Python sources into the environment (no build step)."""
     destination = _site_packages(staging, spec) / _TOOL_PACKAGE
-    shutil.copytree(PACKAGE_DIR, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for relative, path in _tool_files():
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
 
 
 def _write_marker(staging: Path, spec: EnvironmentSpec, builder: str) -> None:

@@ -37,10 +37,11 @@ class SettingError(DaiMlflowError):
 class ProjectSpecError(DaiMlflowError):
     """The MLflow Project files (python_env.yaml, MLproject) are missing or malformed."""
 
-    def __init__(self, path: Path, problem: str) -> None:
+    def __init__(self, path: Path, problem: str, *, tip: Optional[str] = None) -> None:
         super().__init__(
             f"{path}: {problem}",
-            tip=f"Restore {path.name} from the package (or a clean checkout); "
+            tip=tip
+            or f"Restore {path.name} from the package (or a clean checkout); "
             "it must be a YAML mapping with `python` and a `dependencies` list.",
         )
         self.path = path

@@ -1,7 +1,8 @@
-"""Score an export's example.py rows with its own Scorer; runs inside the Python 3.8 environment.
+"""Score rows with an export's own Scorer; runs inside the Python 3.8 environment.
 
-``python -m h2o_dai_py_scoring_mlflow.example_scoring --pipeline DIR --shims DIR`` applies the
-runtime shims first (as every model loader does), then prints one JSON object: the input
+``python -m h2o_dai_py_scoring_mlflow.example_scoring --pipeline DIR --shims DIR [--frame F]``
+applies the runtime shims first (as every model loader does), scores example.py's rows (or the
+JSON ``{"columns": [...], "data": [...]}`` frame in F), then prints one JSON object: the input
 columns, the prediction columns and one list of values per row.
 """
 
@@ -21,6 +22,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="example_scoring")
     parser.add_argument("--pipeline", type=Path, required=True)
     parser.add_argument("--shims", type=Path, required=True)
+    parser.add_argument("--frame", type=Path, help="JSON split frame to score")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(args.shims))
@@ -30,13 +32,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     import pandas as pd  # noqa: PLC0415  # only after the shims, like every model loader
 
     pipeline = open_pipeline_folder(args.pipeline)
-    frame = pd.concat(
-        [
-            pd.Series(values, name=name, dtype=dtype)
-            for name, dtype, values in example_columns(pipeline.example_py)
-        ],
-        axis=1,
-    )
+    if args.frame is not None:
+        split = json.loads(args.frame.read_text(encoding="utf-8"))
+        frame = pd.DataFrame(split["data"], columns=split["columns"])
+    else:
+        columns = example_columns(pipeline.example_py)
+        frame = pd.concat([pd.Series(v, name=n, dtype=d) for n, d, v in columns], axis=1)
     scorer = importlib.import_module(pipeline.scorer_module).Scorer()
     try:
         result = scorer.score_batch(frame)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import collections
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Deque, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import CommandError
 
@@ -63,11 +64,13 @@ def run(
     timeout: Optional[float] = None,
     echo: bool = False,
     check: bool = True,
+    echo_skip: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to completion and return its output.
 
     Without ``echo`` stdout and stderr are captured apart; with ``echo`` they are merged into
-    ``stdout`` and also streamed to our stderr as they arrive (progress for long builds).
+    ``stdout`` and also streamed to our stderr as they arrive (progress for long builds), except
+    lines starting with one of ``echo_skip``.
     A non-zero exit raises :class:`CommandError` with the tail of the output, unless ``check``
     is false.
     """
@@ -91,7 +94,9 @@ def run(
             output = (done.stdout + "\n" + done.stderr).splitlines()
             raise CommandError(args, done.returncode, _tail(output))
         return done
-    return _run_echoing(args, env=child_env, cwd=cwd, timeout=timeout, check=check)
+    return _run_echoing(
+        args, env=child_env, cwd=cwd, timeout=timeout, check=check, skip=tuple(echo_skip)
+    )
 
 
 def _run_echoing(
@@ -101,6 +106,7 @@ def _run_echoing(
     cwd: Optional[Path],
     timeout: Optional[float],
     check: bool,
+    skip: Tuple[str, ...],
 ) -> subprocess.CompletedProcess[str]:
     lines: List[str] = []
     try:
@@ -119,12 +125,45 @@ def _run_echoing(
     with proc:
         for line in proc.stdout:
             lines.append(line)
-            sys.stderr.write(line)
+            if not line.startswith(skip):
+                sys.stderr.write(line)
         returncode = proc.wait(timeout=timeout)
     output = "".join(lines)
     if check and returncode != 0:
         raise CommandError(args, returncode, _tail(output.splitlines()))
     return subprocess.CompletedProcess(args, returncode, output, None)
+
+
+def start(
+    argv: Sequence[Arg],
+    *,
+    log: Path,
+    env: Optional[Mapping[str, str]] = None,
+    cwd: Optional[Path] = None,
+) -> subprocess.Popen[bytes]:
+    """Start a background process in its own session, its output going to ``log``."""
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [str(a) for a in argv],
+            cwd=cwd,
+            env=dict(env) if env is not None else child_environment(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes], *, grace: float = 15.0) -> None:
+    """Stop a process started by :func:`start` and everything it started (SIGTERM, then KILL)."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=grace)
 
 
 def _tail(lines: Sequence[str]) -> str:

@@ -17,6 +17,9 @@ import yaml
 from .errors import ProjectSpecError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_FOLDER = "_project"
+# What pyproject.toml force-includes into the wheel under PROJECT_FOLDER.
+PROJECT_FILES = ("MLproject", "python_env.yaml", "entrypoints", "shims")
 _VERSION = re.compile(r"^3\.\d+(\.\d+)?$")
 
 
@@ -32,12 +35,13 @@ class PythonEnvSpec:
 
 def project_dir() -> Path:
     """The folder holding MLproject, python_env.yaml, entrypoints/ and shims/."""
-    for candidate in (PACKAGE_DIR / "_project", PACKAGE_DIR.parent.parent):
+    for candidate in (PACKAGE_DIR / PROJECT_FOLDER, PACKAGE_DIR.parent.parent):
         if (candidate / "MLproject").is_file():
             return candidate
     raise ProjectSpecError(
-        PACKAGE_DIR / "_project" / "MLproject",
+        PACKAGE_DIR / PROJECT_FOLDER / "MLproject",
         "the MLflow Project files are missing from this installation",
+        tip="Reinstall h2o-dai-py-scoring-mlflow from its wheel, or run from a checkout.",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Generic, List, Mapping, Optional, Tuple, Type, TypeVar
@@ -55,6 +56,34 @@ def _parse_path(name: str, raw: str) -> Path:
 
 def _parse_text(name: str, raw: str) -> str:
     return raw.strip()
+
+
+def _parse_names(name: str, raw: str) -> Tuple[str, ...]:
+    """A comma-separated list; ``none`` means an empty list."""
+    if raw.strip().lower() == "none":
+        return ()
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    if not all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", item) for item in items):
+        raise SettingError(name, raw, "comma-separated package names, or none")
+    return items
+
+
+def _parse_version(name: str, raw: str) -> str:
+    """A version to pin, or ``none`` (returned as an empty string) to leave the package out."""
+    value = raw.strip()
+    if value.lower() == "none":
+        return ""
+    if not re.fullmatch(r"[0-9][0-9A-Za-z.+!*-]*", value):
+        raise SettingError(name, raw, "a version such as 1.2.3, or none")
+    return value
+
+
+def _parse_artifact_path(name: str, raw: str) -> str:
+    value = raw.strip().strip("/")
+    parts = value.split("/")
+    if not value or any(p in ("", ".", "..") for p in parts) or "\\" in value:
+        raise SettingError(name, raw, "a relative artifact path without '..' such as model")
+    return value
 
 
 def _enum_parser(kind: Type[E]) -> Callable[[str, str], E]:
@@ -160,6 +189,58 @@ LICENSE_FILE = Setting(
     _parse_path,
 )
 
+EXPERIMENT = Setting(
+    "H2O_DAI_MLFLOW_EXPERIMENT",
+    "MLflow experiment to log into (default: the active or default experiment).",
+    _parse_text,
+)
+ARTIFACT_PATH = Setting(
+    "H2O_DAI_MLFLOW_ARTIFACT_PATH",
+    "Artifact path of the logged model inside the run.",
+    _parse_artifact_path,
+    default="h2o_dai_scoring_pyfunc",
+)
+SCORING_PIPELINE_DIR = Setting(
+    "SCORING_PIPELINE_DIR",
+    "Default export (scoring-pipeline/ folder, scorer.zip or dbfs:/ path) for log-model.",
+    _parse_text,
+)
+EXCLUDE_PACKAGES: Setting[Tuple[str, ...]] = Setting(
+    "H2O_DAI_MLFLOW_EXCLUDE_PACKAGES",
+    "Packages to leave out of the model's requirements, on top of h2o4gpu and pyorc.",
+    _parse_names,
+    default=(),
+)
+ENV_YAML_PIP_ALLOWLIST: Setting[Tuple[str, ...]] = Setting(
+    "H2O_DAI_MLFLOW_ENV_YAML_PIP_ALLOWLIST",
+    "environment.yml pip entries added to the requirements when missing there (none: off).",
+    _parse_names,
+    default=("psutil", "tabulate", "cgroupspy"),
+)
+IMPORTLIB_RESOURCES_VERSION = Setting(
+    "H2O_DAI_MLFLOW_IMPORTLIB_RESOURCES_VERSION",
+    "importlib-resources pin added for the Python 3.8 shim (none: leave it out).",
+    _parse_version,
+    default="5.12.0",
+)
+PYSPARK_VERSION = Setting(
+    "H2O_DAI_MLFLOW_PYSPARK_VERSION",
+    "pyspark pin added for spark_udf on Databricks (none: leave it out).",
+    _parse_version,
+    default="3.3.2",
+)
+PSUTIL_VERSION = Setting(
+    "H2O_DAI_MLFLOW_PSUTIL_VERSION",
+    "Pin psutil to this version instead of the export's pin (psutil always comes from pip).",
+    _parse_version,
+)
+OPENBLAS_VERSION = Setting(
+    "H2O_DAI_MLFLOW_OPENBLAS_VERSION",
+    "libopenblas version in the model's conda.yaml.",
+    _parse_version,
+    default="0.3.30",
+)
+
 ALL_SETTINGS: Tuple[Setting[Any], ...] = (
     PYTHON,
     PYTHON_VERSION,
@@ -169,6 +250,15 @@ ALL_SETTINGS: Tuple[Setting[Any], ...] = (
     UV,
     ENV_ROOT,
     DIAG,
+    EXPERIMENT,
+    ARTIFACT_PATH,
+    SCORING_PIPELINE_DIR,
+    EXCLUDE_PACKAGES,
+    ENV_YAML_PIP_ALLOWLIST,
+    IMPORTLIB_RESOURCES_VERSION,
+    PYSPARK_VERSION,
+    PSUTIL_VERSION,
+    OPENBLAS_VERSION,
     LICENSE_KEY,
     LICENSE_FILE,
 )
@@ -195,6 +285,16 @@ class Settings:
     uv: Optional[Path]
     env_root: Path
     diag: bool
+    experiment: Optional[str]
+    artifact_path: str
+    scoring_pipeline_dir: Optional[str]
+    exclude_packages: Tuple[str, ...]
+    env_yaml_pip_allowlist: Tuple[str, ...]
+    importlib_resources_version: str
+    pyspark_version: str
+    psutil_version: Optional[str]
+    openblas_version: str
+    license_present: bool
 
 
 def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
@@ -218,7 +318,29 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         uv=get(UV),
         env_root=get_or_default(ENV_ROOT),
         diag=get_or_default(DIAG),
+        experiment=get(EXPERIMENT) or None,
+        artifact_path=get_or_default(ARTIFACT_PATH),
+        scoring_pipeline_dir=get(SCORING_PIPELINE_DIR) or None,
+        exclude_packages=get_or_default(EXCLUDE_PACKAGES),
+        env_yaml_pip_allowlist=get_or_default(ENV_YAML_PIP_ALLOWLIST),
+        importlib_resources_version=get_or_default(IMPORTLIB_RESOURCES_VERSION),
+        pyspark_version=get_or_default(PYSPARK_VERSION),
+        psutil_version=get(PSUTIL_VERSION) or None,
+        openblas_version=get_or_default(OPENBLAS_VERSION) or "0.3.30",
+        license_present=_license_present(environ),
     )
+
+
+def _license_present(environ: Optional[Mapping[str, str]]) -> bool:
+    """Whether a DAI license can be found (key, file, or ~/.driverlessai/license.sig)."""
+    if resolve(LICENSE_KEY, environ).value:
+        return True
+    license_file = resolve(LICENSE_FILE, environ).value
+    if license_file is not None:
+        return license_file.is_file()
+    env = os.environ if environ is None else environ
+    home = Path(env.get("HOME") or Path.home())
+    return (home / ".driverlessai" / "license.sig").is_file()
 
 
 def describe_settings(environ: Optional[Mapping[str, str]] = None) -> List[Resolved[Any]]:

@@ -1,0 +1,126 @@
+"""The MLflow pyfunc wrapper around a DAI scorer.
+
+This module is self-contained (standard library, pandas, MLflow and ``h2o_dai_shims``) because it
+is copied into every logged model as ``code/h2o_dai_pyfunc_model.py`` next to the shims, and the
+model's environment does not have this package. Every process that loads the model runs
+``load_context`` first, which applies the shims before the scorer is imported (lazily, on the
+first prediction, once per process).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import threading
+from typing import Any, Dict, List, Optional
+
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+from mlflow.pyfunc.model import PythonModel
+
+MODULE_NAME = "h2o_dai_pyfunc_model"
+ARTIFACT_KEY = "scoring-pipeline"
+SCORE_OPTIONS = ("output_margin", "pred_contribs", "pred_contribs_original", "fast_approx")
+LICENSE_HELP = (
+    "Driverless AI license missing or invalid: set DRIVERLESS_AI_LICENSE_KEY (the key) or "
+    "DRIVERLESS_AI_LICENSE_FILE (path to license.sig) in the environment that serves this model"
+)
+
+
+def _invalid(message: str) -> MlflowException:
+    return MlflowException(message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def _to_frame(model_input: Any) -> pd.DataFrame:
+    if isinstance(model_input, pd.DataFrame):
+        return model_input
+    if isinstance(model_input, dict) and "columns" in model_input and "data" in model_input:
+        return pd.DataFrame(model_input["data"], columns=model_input["columns"])
+    if isinstance(model_input, dict):
+        return pd.DataFrame(model_input)
+    if isinstance(model_input, list) and all(isinstance(row, dict) for row in model_input):
+        return pd.DataFrame.from_records(model_input)
+    raise _invalid(
+        f"Unsupported input of type {type(model_input).__name__}: pass a pandas DataFrame, a "
+        "list of records or a {'columns': [...], 'data': [...]} split dict"
+    )
+
+
+def _coerce(series: pd.Series, mlflow_type: str) -> pd.Series:
+    if mlflow_type in ("float", "double", "integer", "long"):
+        return pd.to_numeric(series, errors="coerce")
+    if mlflow_type == "boolean":
+        lowered = series.map(lambda v: str(v).strip().lower() if v is not None else None)
+        return lowered.map({"true": True, "1": True, "false": False, "0": False})
+    return series.map(
+        lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+    )
+
+
+class DaiScoringPipelineModel(PythonModel):
+    """Scores pandas frames with the export's own ``Scorer``; one scorer per process."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._scorer: Any = None
+        self._lock = threading.Lock()
+        self._config: Dict[str, Any] = {}
+        self._inputs: List[Dict[str, str]] = []
+
+    def __getstate__(self) -> Dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self._reset()
+
+    def load_context(self, context: Any) -> None:
+        importlib.import_module("h2o_dai_shims").apply()
+        self._config = dict(context.model_config or {})
+        self._inputs = list(self._config.get("inputs", []))
+
+    def _get_scorer(self) -> Any:
+        with self._lock:
+            if self._scorer is None:
+                module = importlib.import_module(self._config["scorer_module"])
+                try:
+                    self._scorer = module.Scorer()
+                except Exception as exc:
+                    if "licen" in str(exc).lower() or type(exc).__name__ == "LicenseError":
+                        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                        raise MlflowException(f"{LICENSE_HELP} ({first_line})") from None
+                    raise
+            return self._scorer
+
+    def _prepare(self, model_input: Any) -> pd.DataFrame:
+        frame = _to_frame(model_input)
+        names = [column["name"] for column in self._inputs]
+        missing = [name for name in names if name not in frame.columns]
+        if missing:
+            raise _invalid(
+                f"Missing input column(s): {', '.join(missing)}. "
+                f"Expected columns: {', '.join(names)}"
+            )
+        prepared = pd.DataFrame(index=frame.index)
+        for column in self._inputs:
+            prepared[column["name"]] = _coerce(frame[column["name"]], column["type"])
+        return prepared
+
+    def predict(
+        self, context: Any, model_input: Any, params: Optional[Dict[str, Any]] = None
+    ) -> pd.DataFrame:
+        options = dict(params or {})
+        frame = self._prepare(model_input)
+        kwargs = {
+            "apply_data_recipes": bool(
+                options.get("apply_data_recipes", self._config.get("apply_data_recipes", False))
+            )
+        }
+        for name in SCORE_OPTIONS:
+            if name in options:
+                kwargs[name] = bool(options[name])
+        result: pd.DataFrame = self._get_scorer().score_batch(frame, **kwargs)
+        result.index = frame.index
+        return result
