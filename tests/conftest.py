@@ -8,8 +8,14 @@ from typing import Callable, Dict, Iterator
 
 import pytest
 
+from h2o_dai_py_scoring_mlflow.environments import (
+    EnvironmentSpec,
+    PythonEnvironment,
+    ensure_environment,
+)
 from h2o_dai_py_scoring_mlflow.interpreters import Interpreter, resolve_interpreter
 from h2o_dai_py_scoring_mlflow.launcher import ScoringEnvironment, scoring_environment
+from h2o_dai_py_scoring_mlflow.project import project_python_env
 from h2o_dai_py_scoring_mlflow.samples import SampleResult, build_sample
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 
@@ -34,6 +40,8 @@ def hermetic_environment(monkeypatch: pytest.MonkeyPatch, env_root: Path) -> Non
     monkeypatch.setenv("MLFLOW_ENV_ROOT", str(env_root))
     monkeypatch.setenv("PYENV_ROOT", str(pyenv_root))
     monkeypatch.setenv("H2O_DAI_MLFLOW_PYTHON_DOWNLOADS", "never")
+    # pyspark 3.3.2 is a 280 MB source build; one test checks the default pin, the rest skip it.
+    monkeypatch.setenv("H2O_DAI_MLFLOW_PYSPARK_VERSION", "none")
 
 
 def _real_pyenv_root() -> Path:
@@ -83,3 +91,15 @@ def scoring_env_factory(
 def licensed_env(license_file: Path, home: Path) -> Dict[str, str]:
     """Variables for a scorer child process: a license file and a HOME without one."""
     return {"DRIVERLESS_AI_LICENSE_FILE": str(license_file), "HOME": str(home)}
+
+
+@pytest.fixture(scope="session")
+def project_env(python38: Interpreter, env_root: Path) -> PythonEnvironment:
+    """The MLflow Project's own Python 3.8 environment (python_env.yaml + this package)."""
+    spec = project_python_env()
+    return ensure_environment(
+        EnvironmentSpec(
+            python38, spec.dependencies, spec.build_dependencies, include_tool=True, label="project"
+        ),
+        load_settings({"MLFLOW_ENV_ROOT": str(env_root)}),
+    )

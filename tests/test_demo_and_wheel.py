@@ -42,11 +42,14 @@ def test_demo_scores_example_rows_inside_python38(tmp_path: Path, kind: str) -> 
         ]
     )
     assert done.returncode == 0, done.stderr
-    assert "(Python 3.8." in done.stdout
+    assert "same as scorer:   yes" in done.stdout
+    assert f"registered:       dai_demo_{kind} version 1" in done.stdout
+    assert "python3.8 (MLflow 2.17, clean env from the model's files)" in done.stdout
     rows = _prediction_rows(done.stdout)
     assert len(rows) == 12
     assert all(abs(sum(row) - 1.0) < 1e-5 for row in rows)
-    assert "3/3 Scoring example.py's rows" in done.stderr
+    assert "4/4 Predicting example.py's rows" in done.stderr
+    assert (out / "mlflow.db").is_file()
     rerun = _run(
         [
             sys.executable,

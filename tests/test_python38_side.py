@@ -11,30 +11,10 @@ import pytest
 import h2o_dai_py_scoring_mlflow
 from h2o_dai_py_scoring_mlflow import processes
 from h2o_dai_py_scoring_mlflow.environments import (
-    EnvironmentSpec,
     PythonEnvironment,
-    ensure_environment,
 )
-from h2o_dai_py_scoring_mlflow.interpreters import Interpreter
-from h2o_dai_py_scoring_mlflow.project import project_python_env
-from h2o_dai_py_scoring_mlflow.settings import load_settings
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def project_env(python38: Interpreter, env_root: Path) -> PythonEnvironment:
-    spec = project_python_env()
-    return ensure_environment(
-        EnvironmentSpec(
-            python38,
-            spec.dependencies,
-            spec.build_dependencies,
-            include_tool=True,
-            label="project",
-        ),
-        load_settings({"MLFLOW_ENV_ROOT": str(env_root)}),
-    )
 
 
 def _modules() -> list:

@@ -17,7 +17,7 @@ from .interpreters import resolve_interpreter
 from .launcher import LogModelRequest, log_model
 from .project import project_dir, project_python_env
 from .samples import KINDS, build_sample
-from .settings import ARTIFACT_PATH, describe_settings, load_settings, resolve
+from .settings import ARTIFACT_PATH, describe_settings, load_settings
 
 LOG = logging.getLogger("h2o_dai_py_scoring_mlflow")
 
@@ -36,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         "env", help="show settings, the Python 3.8 interpreter and the env cache"
     )
     env.add_argument("--json", action="store_true", help="print one JSON object")
+    env.add_argument(
+        "--python-path",
+        action="store_true",
+        help="print only the Python 3.8 interpreter's path (e.g. to put its folder on PATH)",
+    )
 
     sample = commands.add_parser("sample", help="write a synthetic DAI export and a demo license")
     sample.add_argument("--kind", required=True, help=f"one of: {', '.join(KINDS)}")
@@ -119,6 +124,11 @@ def _print_env(report: Dict[str, Any]) -> None:
 
 
 def _command_env(args: argparse.Namespace) -> int:
+    if args.python_path:
+        settings = load_settings()
+        resolution = resolve_interpreter(settings, pin=project_python_env().python)
+        print(resolution.interpreter.path)
+        return 0
     report = _env_report()
     if args.json:
         print(json.dumps(report))
@@ -148,18 +158,20 @@ def _command_demo(args: argparse.Namespace) -> int:
     result = run_demo(
         load_settings(), kind=args.kind, out=args.out, force=args.force, echo=args.verbose
     )
-    scoring = result.scoring
+    logged = result.logged
     print(f"sample export:    {result.sample.pipeline}")
+    print(f"logged model:     {logged['model_uri']} -> {result.model_dir}")
     print(
-        f"interpreter:      {scoring.resolution.interpreter.path} "
-        f"(Python {scoring.resolution.interpreter.version}; {scoring.resolution.reason})"
+        f"registered:       {logged['registered_model_name']} "
+        f"version {logged['registered_model_version']}"
     )
-    print(f"environment:      {scoring.environment.path}")
-    print(f"shims applied:    {'; '.join(result.scores.shims) or 'none needed'}")
-    print(f"predictions for {len(result.scores.rows)} example rows:")
-    for line in _format_table(result.scores.columns, result.scores.rows):
+    print(f"restored with:    {result.interpreter} (MLflow 2.17, clean env from the model's files)")
+    verdict = "yes" if result.matches_scorer else "NO"
+    print(f"same as scorer:   {verdict}")
+    print(f"predictions for {len(result.rows)} example rows:")
+    for line in _format_table(result.columns, result.rows):
         print(f"  {line}")
-    return 0
+    return 0 if result.matches_scorer else 1
 
 
 def _command_log_model(args: argparse.Namespace) -> int:
@@ -171,7 +183,7 @@ def _command_log_model(args: argparse.Namespace) -> int:
             tip="Pass the scoring-pipeline/ folder or scorer.zip, or set SCORING_PIPELINE_DIR.",
         )
     if args.artifact_path is not None:
-        resolve(ARTIFACT_PATH, {ARTIFACT_PATH.name: args.artifact_path})
+        ARTIFACT_PATH.parse("--artifact-path", args.artifact_path)
     request = LogModelRequest(
         scoring_dir=scoring_dir,
         artifact_path=args.artifact_path,

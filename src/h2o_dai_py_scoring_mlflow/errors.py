@@ -101,5 +101,16 @@ class SampleError(DaiMlflowError):
     """The synthetic DAI export could not be written where it was asked for."""
 
 
+class LicenseRequiredError(DaiMlflowError):
+    """The signature needs outputs, and computing them needs a DAI license that is missing."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Unity Catalog needs a model signature with outputs, and computing them needs a "
+            "Driverless AI license; none was found.",
+            tip="Set DRIVERLESS_AI_LICENSE_KEY or DRIVERLESS_AI_LICENSE_FILE and log again.",
+        )
+
+
 class ExportError(DaiMlflowError):
     """A DAI scoring pipeline export is missing a part we need or is malformed."""

@@ -12,13 +12,14 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from . import processes
 from .environments import EnvironmentSpec, PythonEnvironment, ensure_environment
-from .errors import DaiMlflowError
+from .errors import DaiMlflowError, LicenseRequiredError
 from .interpreters import Resolution, resolve_interpreter
-from .pipeline import open_pipeline_folder
+from .pipeline import open_export, open_pipeline_folder
 from .project import project_dir, project_python_env, shims_dir
 from .requirements import export_requirements
+from .schema import read_input_schema
 from .settings import EXPERIMENT, UV, Settings
-from .tracking import bridged_tracking_uri
+from .tracking import bridged_tracking_uri, caller_registry_uri
 
 # Added to every scoring environment: the 3.9+ importlib.resources API for Python 3.8 (shim).
 COMPATIBILITY_PINS = ("importlib-resources==5.12.0",)
@@ -112,6 +113,8 @@ class LogModelRequest:
     apply_data_recipes: bool = False
     input_example: Optional[Path] = None
     experiment: Optional[str] = None
+    tracking_uri: Optional[str] = None
+    workdir: Optional[Path] = None
 
 
 def _inline_capable() -> bool:
@@ -139,12 +142,26 @@ def project_environment(settings: Settings, *, echo: bool = False) -> PythonEnvi
     return ensure_environment(spec, settings, echo=echo)
 
 
+def preflight(settings: Settings, request: LogModelRequest) -> None:
+    """Check on the caller side first, so bad input fails fast and before any 3.8 work."""
+    with open_export(request.scoring_dir) as pipeline:
+        read_input_schema(pipeline.folder)
+        export_requirements(pipeline.folder)
+    unity_catalog = caller_registry_uri().startswith("databricks-uc")
+    if request.registered_model_name and unity_catalog and not settings.license_present:
+        raise LicenseRequiredError()
+
+
 def _absolute(location: str) -> str:
     return location if location.startswith("dbfs:/") else str(Path(location).expanduser().resolve())
 
 
 def log_model(
-    settings: Settings, request: LogModelRequest, *, echo: bool = False
+    settings: Settings,
+    request: LogModelRequest,
+    *,
+    echo: bool = False,
+    extra_env: Optional[Mapping[str, str]] = None,
 ) -> Dict[str, Any]:
     """Run `log_model` inline on a capable 3.8, else inside the Project's cached 3.8 environment.
 
@@ -161,15 +178,18 @@ def log_model(
             apply_data_recipes=request.apply_data_recipes,
             input_example=request.input_example,
             settings=inline,
+            extra_env=extra_env,
         )
         return dict(json.loads(logged.to_json()))
+    preflight(settings, request)
     environment = project_environment(settings, echo=echo)
-    extra: Dict[str, str] = {}
+    extra: Dict[str, str] = dict(extra_env or {})
     uv = processes.find_uv(settings.uv)
     if uv is not None:
         extra[UV.name] = str(uv)
     if request.experiment:
         extra[EXPERIMENT.name] = request.experiment
+    example = _absolute(str(request.input_example)) if request.input_example else ""
     with tempfile.TemporaryDirectory(prefix="dai-mlflow-log-") as scratch:
         result_file = Path(scratch) / "result.json"
         argv: List[processes.Arg] = [
@@ -179,14 +199,15 @@ def log_model(
             "--artifact-path", request.artifact_path or "",
             "--registered-model-name", request.registered_model_name or "",
             "--apply-data-recipes", "true" if request.apply_data_recipes else "false",
-            "--input-example", _absolute(str(request.input_example)) if request.input_example else "",
+            "--input-example", example,
             "--result-file", result_file,
         ]  # fmt: skip
-        with bridged_tracking_uri() as tracking_uri:
+        with bridged_tracking_uri(request.tracking_uri, cwd=request.workdir) as tracking_uri:
             extra["MLFLOW_TRACKING_URI"] = tracking_uri
             done = processes.run(
                 argv,
                 env=processes.child_environment(extra),
+                cwd=request.workdir,
                 echo=echo,
                 check=False,
                 echo_skip=("ERROR: ", "TIP: ", "{"),

@@ -17,13 +17,13 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import pandas as pd
 
 from . import __version__
 from .environments import EnvironmentSpec, ensure_environment
-from .errors import DaiMlflowError, ExportError
+from .errors import ExportError, LicenseRequiredError
 from .interpreters import Interpreter, PythonVersion
 from .launcher import ExampleScores, score_frame
 from .pipeline import ScoringPipeline, example_columns, open_export
@@ -41,10 +41,6 @@ from .settings import Settings, load_settings
 LOG = logging.getLogger(__name__)
 EXAMPLE_ROWS = 5
 WRAPPER_MODULE = "h2o_dai_pyfunc_model"
-
-
-class LicenseRequiredError(DaiMlflowError):
-    """Outputs of the signature are needed but no DAI license is available to compute them."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +124,12 @@ def model_requirements_for(folder: Path, settings: Settings, source: str) -> Mod
 
 
 def score_in_model_environment(
-    settings: Settings, reqs: ModelRequirements, folder: Path, frame: pd.DataFrame
+    settings: Settings,
+    reqs: ModelRequirements,
+    folder: Path,
+    frame: pd.DataFrame,
+    *,
+    extra_env: Optional[Mapping[str, str]] = None,
 ) -> ExampleScores:
     """Score ``frame`` with the export's scorer inside the model's own environment."""
     spec = EnvironmentSpec(
@@ -140,7 +141,7 @@ def score_in_model_environment(
     )
     env = ensure_environment(spec, settings)
     split = json.loads(frame.to_json(orient="split", index=False))
-    return score_frame(env, folder, frame_split=split)
+    return score_frame(env, folder, frame_split=split, extra_env=extra_env)
 
 
 def _stage_wrapper(stage: Path) -> Any:
@@ -164,6 +165,7 @@ def save_model(
     source: str,
     apply_data_recipes: bool = False,
     input_example: Optional[Path] = None,
+    extra_env: Optional[Mapping[str, str]] = None,
 ) -> List[str]:
     """Write the pyfunc model of ``pipeline`` into ``target``; return the output columns."""
     import mlflow.pyfunc  # noqa: PLC0415  # inside side only
@@ -173,13 +175,12 @@ def save_model(
     reqs = model_requirements_for(pipeline.folder, settings, source)
     outputs: Optional[List[str]] = None
     if settings.license_present:
-        outputs = score_in_model_environment(settings, reqs, pipeline.folder, example).columns
-    elif _registry_is_unity_catalog():
-        raise LicenseRequiredError(
-            "Unity Catalog needs a signature with outputs, and computing them needs a Driverless "
-            "AI license; none was found.",
-            tip="Set DRIVERLESS_AI_LICENSE_KEY or DRIVERLESS_AI_LICENSE_FILE and log again.",
+        scores = score_in_model_environment(
+            settings, reqs, pipeline.folder, example, extra_env=extra_env
         )
+        outputs = scores.columns
+    elif _registry_is_unity_catalog():
+        raise LicenseRequiredError()
     else:
         LOG.warning("No DAI license found: the model's signature has inputs but no outputs.")
     with tempfile.TemporaryDirectory(prefix="dai-mlflow-stage-") as scratch:
@@ -219,6 +220,7 @@ def log_driverless_scoring_pipeline(
     apply_data_recipes: bool = False,
     input_example: Optional[Path] = None,
     settings: Optional[Settings] = None,
+    extra_env: Optional[Mapping[str, str]] = None,
 ) -> LoggedModel:
     """Log the export at ``scoring_pipeline_dir`` as a pyfunc model (inside Python 3.8)."""
     import mlflow  # noqa: PLC0415  # inside side only
@@ -239,6 +241,7 @@ def log_driverless_scoring_pipeline(
             source=source,
             apply_data_recipes=apply_data_recipes,
             input_example=input_example,
+            extra_env=extra_env,
         )
         with mlflow.start_run(nested=mlflow.active_run() is not None) as run:
             mlflow.log_params({"dai_scorer_module": pipeline.scorer_module, "dai_export": source})

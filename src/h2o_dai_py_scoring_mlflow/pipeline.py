@@ -86,7 +86,9 @@ def open_export(location: str) -> Iterator[ScoringPipeline]:
     if not path.exists():
         raise ExportError(f"{location} does not exist.", tip=_TIP)
     if not zipfile.is_zipfile(path):
-        raise ExportError(f"{path} is neither a folder nor a zip file.", tip=_TIP)
+        zip_named = path.suffix.lower() == ".zip"
+        what = "is not a valid zip file (corrupt or truncated)" if zip_named else "is not a folder"
+        raise ExportError(f"{path} {what}.", tip=_TIP)
     scratch = Path(tempfile.mkdtemp(prefix="dai-mlflow-export-"))
     try:
         _extract(path, scratch)

@@ -200,6 +200,24 @@ def _environment_yml_pins(folder: Path) -> List[str]:
     return pins
 
 
+def _export_line(
+    line: RequirementLine, shipped: Dict[str, str], psutil_version: Optional[str]
+) -> Requirement:
+    """The model's version of one kept line of the export's requirements.txt."""
+    if line.wheel is not None:
+        return Requirement(f"{ARTIFACTS_FOLDER}/{line.wheel}", "wheel shipped in the export")
+    if line.name in shipped:
+        return Requirement(
+            f"{ARTIFACTS_FOLDER}/{shipped[line.name]}",
+            f"the export ships a wheel for {line.text.strip()}",
+        )
+    if line.name == "psutil" and psutil_version:
+        return Requirement(f"psutil=={psutil_version}", "H2O_DAI_MLFLOW_PSUTIL_VERSION")
+    return _raise_to_floor(line) or Requirement(
+        line.text, "pinned by the export's requirements.txt"
+    )
+
+
 def model_requirements(
     folder: Path,
     *,
@@ -225,20 +243,18 @@ def model_requirements(
     rules.update({name: "excluded by H2O_DAI_MLFLOW_EXCLUDE_PACKAGES" for name in exclude})
     resolved = resolve_requirements(folder, parsed, exclusions=rules)
     present = {line.name for line in parsed if line.name}
-    lines: List[Requirement] = []
-    for line in parsed:
-        if any(line is ex for ex, _ in resolved.excluded):
-            continue
-        if line.wheel is not None:
-            lines.append(
-                Requirement(f"{ARTIFACTS_FOLDER}/{line.wheel}", "wheel shipped in the export")
-            )
-        elif line.name == "psutil" and psutil_version:
-            lines.append(Requirement(f"psutil=={psutil_version}", "H2O_DAI_MLFLOW_PSUTIL_VERSION"))
-        elif _raise_to_floor(line) is not None:
-            lines.append(_raise_to_floor(line))  # type: ignore[arg-type]
-        else:
-            lines.append(Requirement(line.text, "pinned by the export's requirements.txt"))
+    listed_wheels = {line.name for line in parsed if line.wheel}
+    shipped = {
+        _wheel_project(w.name): w.name
+        for w in folder.glob("*.whl")
+        if _wheel_project(w.name) not in listed_wheels
+    }
+    excluded_lines = [ex for ex, _ in resolved.excluded]
+    lines = [
+        _export_line(line, shipped, psutil_version)
+        for line in parsed
+        if not any(line is ex for ex in excluded_lines)
+    ]
     allowed = {canonical_name(n) for n in env_yaml_allowlist}
     excluded_names = {canonical_name(n) for n in rules}
     for pin in _environment_yml_pins(folder):

@@ -79,9 +79,10 @@ def _parse_version(name: str, raw: str) -> str:
 
 
 def _parse_artifact_path(name: str, raw: str) -> str:
-    value = raw.strip().strip("/")
+    value = raw.strip().rstrip("/")
     parts = value.split("/")
-    if not value or any(p in ("", ".", "..") for p in parts) or "\\" in value:
+    unsafe = value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in parts)
+    if not value or unsafe:
         raise SettingError(name, raw, "a relative artifact path without '..' such as model")
     return value
 

@@ -45,6 +45,13 @@ def caller_tracking_uri() -> str:
     return str(mlflow.get_tracking_uri())
 
 
+def caller_registry_uri() -> str:
+    """The model registry URI the caller's own MLflow would use right now."""
+    import mlflow  # noqa: PLC0415  # the caller's MLflow, any version
+
+    return str(mlflow.get_registry_uri())
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
