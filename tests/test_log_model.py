@@ -281,6 +281,27 @@ def _post_error(port: int, frame: pd.DataFrame) -> str:
     raise AssertionError("a frame without a required column was accepted")
 
 
+def test_wrapper_accepts_frames_records_and_split_and_names_missing_columns(
+    logged_models: Dict[str, Path],
+    zipped: Callable[[str], SampleResult],
+    python38: Interpreter,
+    env_root: Path,
+) -> None:
+    model = logged_models["binary"]
+    env = _model_environment(python38, model, env_root)
+    variables = {"DRIVERLESS_AI_LICENSE_FILE": str(zipped("binary").license_file)}
+    done = processes.run(
+        [env.python, HELPERS / "pyfunc_probe.py", model],
+        env=processes.child_environment(variables),
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["frame"] == report["reordered"] == report["records"] == report["split"]
+    assert report["contribs_columns"][-1] == "contrib_bias"
+    margins = np.array(report["margin"])[:, 0]
+    assert np.allclose(1 / (1 + np.exp(-margins)), np.array(report["frame"])[:, 1])
+    assert "Missing input column(s): EDUCATION" in report["missing"]
+
+
 def test_mlflow3_models_predict_with_uv_restores_and_predicts_exactly(
     logged_models: Dict[str, Path],
     zipped: Callable[[str], SampleResult],

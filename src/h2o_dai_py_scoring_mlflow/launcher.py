@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from . import processes
 from .environments import EnvironmentSpec, PythonEnvironment, ensure_environment
@@ -171,15 +172,16 @@ def log_model(
         from .packaging import log_driverless_scoring_pipeline  # noqa: PLC0415  # needs mlflow
 
         inline = replace(settings, experiment=request.experiment or settings.experiment)
-        logged = log_driverless_scoring_pipeline(
-            request.scoring_dir,
-            artifact_path=request.artifact_path,
-            registered_model_name=request.registered_model_name,
-            apply_data_recipes=request.apply_data_recipes,
-            input_example=request.input_example,
-            settings=inline,
-            extra_env=extra_env,
-        )
+        with _tracking_uri_set(request.tracking_uri):
+            logged = log_driverless_scoring_pipeline(
+                request.scoring_dir,
+                artifact_path=request.artifact_path,
+                registered_model_name=request.registered_model_name,
+                apply_data_recipes=request.apply_data_recipes,
+                input_example=request.input_example,
+                settings=inline,
+                extra_env=extra_env,
+            )
         return dict(json.loads(logged.to_json()))
     preflight(settings, request)
     environment = project_environment(settings, echo=echo)
@@ -215,6 +217,22 @@ def log_model(
         if done.returncode != 0:
             raise _inside_failure(done.stdout or "", done.stderr or "")
         return dict(json.loads(result_file.read_text(encoding="utf-8")))
+
+
+@contextlib.contextmanager
+def _tracking_uri_set(uri: Optional[str]) -> Iterator[None]:
+    """Inline only: use ``uri`` for the duration of the block, then restore the previous one."""
+    if uri is None:
+        yield
+        return
+    import mlflow  # noqa: PLC0415  # inline means this is the 3.8 side with MLflow 2.17
+
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
 
 
 def _inside_failure(stdout: str, stderr: str) -> DaiMlflowError:
