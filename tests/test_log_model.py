@@ -257,7 +257,9 @@ def test_mlflow_2_17_serves_the_model_from_its_own_files(
     )
     log = tmp_path / "serve.log"
     argv = [env.python, "-m", "mlflow", "models", "serve", "-m", model, "--env-manager", "local"]
-    server = processes.start([*argv, "-h", "127.0.0.1", "-p", str(port)], log=log, env=variables)
+    server = processes.start(
+        [*argv, "-h", "127.0.0.1", "-p", str(port)], log=log, env=variables, cwd=tmp_path
+    )
     try:
         _wait(f"http://127.0.0.1:{port}/ping", server, log)
         body = {"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}
