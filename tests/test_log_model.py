@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
@@ -90,25 +91,43 @@ def _servers_for(folder: Path) -> List[str]:
     return found
 
 
+@dataclass(frozen=True)
+class Logged:
+    folder: Path
+    done: subprocess.CompletedProcess[str]
+    result: Dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def logged(
+    tmp_path_factory: pytest.TempPathFactory,
+    zipped: Callable[[str], SampleResult],
+    env_root: Path,
+) -> Dict[str, Logged]:
+    """Each kind logged once, from Python 3.11 + MLflow 3.x, into its own empty folder."""
+    runs = {}
+    for kind in KINDS:
+        folder = tmp_path_factory.mktemp(f"caller-{kind}")
+        sample = zipped(kind)
+        env = cli_env(env_root, DRIVERLESS_AI_LICENSE_FILE=str(sample.license_file))
+        args = ["log-model", str(sample.pipeline), "--registered-model-name", "m", "--json"]
+        done = dai_mlflow(args, folder, env)
+        assert done.returncode == 0, done.stderr
+        runs[kind] = Logged(folder, done, json.loads(done.stdout.strip().splitlines()[-1]))
+    return runs
+
+
 @pytest.mark.parametrize("kind", KINDS)
-def test_log_model_from_mlflow3_default_store(
-    kind: str, zipped: Callable[[str], SampleResult], env_root: Path, tmp_path: Path
-) -> None:
+def test_log_model_from_mlflow3_default_store(kind: str, logged: Dict[str, Logged]) -> None:
     """An empty folder, Python 3.11, MLflow 3.x, default store: run and version land there."""
-    sample = zipped(kind)
-    env = cli_env(env_root, DRIVERLESS_AI_LICENSE_FILE=str(sample.license_file))
-    done = dai_mlflow(
-        ["log-model", str(sample.pipeline), "--registered-model-name", "m", "--json"], tmp_path, env
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    folder, result = logged[kind].folder, logged[kind].result
     assert result["registered_model_name"] == "m" and result["registered_model_version"] == "1"
     assert result["model_uri"] == f"runs:/{result['run_id']}/h2o_dai_scoring_pyfunc"
     assert result["signature_outputs"]
-    assert (tmp_path / "mlflow.db").is_file()
-    assert _servers_for(tmp_path) == []
+    assert (folder / "mlflow.db").is_file()
+    assert _servers_for(folder) == []
 
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
     run = client.get_run(result["run_id"])
     assert run.info.status == "FINISHED"
     assert run.data.params["dai_export"] == "scorer.zip"
@@ -159,20 +178,8 @@ def _model_dir(folder: Path, result: Dict[str, Any]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def logged_models(
-    tmp_path_factory: pytest.TempPathFactory,
-    zipped: Callable[[str], SampleResult],
-    env_root: Path,
-) -> Dict[str, Path]:
-    folder = tmp_path_factory.mktemp("logged")
-    models = {}
-    for kind in ("binary", "multiclass", "timeseries"):
-        sample = zipped(kind)
-        env = cli_env(env_root, DRIVERLESS_AI_LICENSE_FILE=str(sample.license_file))
-        done = dai_mlflow(["log-model", str(sample.pipeline), "--json"], folder, env)
-        assert done.returncode == 0, done.stderr
-        models[kind] = _model_dir(folder, json.loads(done.stdout.strip().splitlines()[-1]))
-    return models
+def logged_models(logged: Dict[str, Logged]) -> Dict[str, Path]:
+    return {kind: _model_dir(run.folder, run.result) for kind, run in logged.items()}
 
 
 def _unseen(kind: str) -> pd.DataFrame:
