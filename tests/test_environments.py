@@ -63,6 +63,13 @@ def test_local_wheel_contents_are_part_of_the_key(python38: Interpreter, tmp_pat
     before = EnvironmentSpec(python38, (str(wheel),)).key()
     wheel.write_bytes(b"two")
     assert EnvironmentSpec(python38, (str(wheel),)).key() != before
+    moved = tmp_path / "elsewhere" / wheel.name
+    moved.parent.mkdir()
+    moved.write_bytes(b"two")
+    assert (
+        EnvironmentSpec(python38, (str(moved),)).key()
+        == EnvironmentSpec(python38, (str(wheel),)).key()
+    )
 
 
 def _builder(python38: Interpreter, root: Path, *requirements: str) -> subprocess.Popen[str]:

@@ -54,10 +54,12 @@ class EnvironmentSpec:
         for line in self.build_requirements:
             digest.update(f"build={line}\n".encode())
         for line in self.requirements:
-            digest.update(f"req={line}\n".encode())
             local = Path(line)
             if line.endswith(".whl") and local.is_file():
-                digest.update(_file_digest(local).encode())
+                # A local wheel counts by name and bytes, not by where it happens to lie.
+                digest.update(f"wheel={local.name}:{_file_digest(local)}\n".encode())
+            else:
+                digest.update(f"req={line}\n".encode())
         if self.include_tool:
             digest.update(f"tool={_tool_digest()}\n".encode())
         return digest.hexdigest()
