@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from . import __version__
 from .demo import run_demo
-from .errors import DaiMlflowError
+from .errors import DaiMlflowError, error_lines
 from .interpreters import resolve_interpreter
 from .launcher import LogModelRequest, log_model
 from .project import project_dir, project_python_env
@@ -226,12 +226,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except DaiMlflowError as exc:
         if args.verbose:
             traceback.print_exc()
-        first, *rest = exc.message.splitlines()
-        print(f"ERROR: {first}", file=sys.stderr)
-        for line in rest:
-            print(f"  {line}", file=sys.stderr)
-        if exc.tip:
-            print(f"TIP: {exc.tip}", file=sys.stderr)
+        print("\n".join(error_lines(exc)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ERROR: interrupted; nothing half-written was kept.", file=sys.stderr)

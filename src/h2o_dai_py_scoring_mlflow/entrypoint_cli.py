@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from .errors import DaiMlflowError
+from .errors import DaiMlflowError, error_lines
 
 
 def _optional(value: str) -> Optional[str]:
@@ -33,12 +33,7 @@ def _guarded(action: Callable[[], int]) -> int:
     try:
         return action()
     except DaiMlflowError as exc:
-        first, *rest = exc.message.splitlines()
-        print(f"ERROR: {first}", file=sys.stderr)
-        for line in rest:
-            print(f"  {line}", file=sys.stderr)
-        if exc.tip:
-            print(f"TIP: {exc.tip}", file=sys.stderr)
+        print("\n".join(error_lines(exc)), file=sys.stderr)
         return 1
 
 

@@ -8,7 +8,7 @@ boundary, which prints one ``ERROR`` line and one ``TIP`` line and exits non-zer
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 
 class DaiMlflowError(Exception):
@@ -21,6 +21,15 @@ class DaiMlflowError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def error_lines(exc: DaiMlflowError) -> List[str]:
+    """How the CLI and the entry points report an error: one ERROR line, details, one TIP line."""
+    first, *rest = exc.message.splitlines() or [""]
+    lines = [f"ERROR: {first}", *(f"  {line}" for line in rest)]
+    if exc.tip:
+        lines.append(f"TIP: {exc.tip}")
+    return lines
 
 
 class SettingError(DaiMlflowError):

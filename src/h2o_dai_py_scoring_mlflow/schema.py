@@ -27,13 +27,14 @@ STATS_FILE = "training_data_column_stats.json"
 _RULE = re.compile(r"^#\s*-{10,}\s*$")
 _HEADER = re.compile(r"^#\s*Name\s+Type\s+Range\s*$")
 
-# example.py type -> MLflow ColSpec type
+# example.py type -> MLflow ColSpec type. Floats widen to double and ints to long: MLflow refuses
+# to narrow (float64 -> float32, int64 -> int32), and records, CSVs and JSON give 64-bit values.
 _MLFLOW_TYPES = {
-    "float32": "float",
+    "float32": "double",
     "float64": "double",
-    "int8": "integer",
-    "int16": "integer",
-    "int32": "integer",
+    "int8": "long",
+    "int16": "long",
+    "int32": "long",
     "int64": "long",
     "int": "long",
     "bool": "boolean",

@@ -7,12 +7,12 @@ import json
 import sys
 
 import mlflow.pyfunc
-import pandas as pd
+from mlflow.models import Model
 
 
 def main():
     model = mlflow.pyfunc.load_model(sys.argv[1])
-    example = pd.read_json(sys.argv[1] + "/input_example.json", orient="split")
+    example = Model.load(sys.argv[1]).load_input_example(sys.argv[1])
     shuffled = example[list(reversed(example.columns))]
     report = {
         "frame": model.predict(example).values.tolist(),
