@@ -13,7 +13,6 @@ import contextlib
 import logging
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 from urllib.parse import urlparse
 
-from . import processes
+from . import mlflow_adapter, processes
 from .errors import DaiMlflowError
 
 LOG = logging.getLogger(__name__)
@@ -35,7 +34,8 @@ class TrackingBridgeError(DaiMlflowError):
 
 
 def is_remote(uri: str) -> bool:
-    return urlparse(uri).scheme in REMOTE_SCHEMES
+    """http(s) and Databricks URIs (``databricks``, ``databricks://profile``, ``databricks-uc``)."""
+    return (urlparse(uri).scheme or uri.strip()) in REMOTE_SCHEMES
 
 
 def caller_tracking_uri() -> str:
@@ -96,20 +96,15 @@ def bridged_tracking_uri(uri: Optional[str] = None, *, cwd: Optional[Path] = Non
         return
     folder = (cwd or Path.cwd()).resolve()
     port = _free_port()
-    argv = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", uri,
-        "--default-artifact-root", _artifact_root(uri, folder),
-        "--no-serve-artifacts",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--workers", "1",
-    ]  # fmt: skip
+    argv, server_env = mlflow_adapter.tracking_server_command(
+        uri, _artifact_root(uri, folder), host="127.0.0.1", port=port
+    )
     url = f"http://127.0.0.1:{port}"
     LOG.info("Serving the local tracking store %s at %s for the Python 3.8 side", uri, url)
     with tempfile.TemporaryDirectory(prefix="dai-mlflow-tracking-") as scratch:
         log = Path(scratch) / "server.log"
-        server = processes.start(argv, log=log, cwd=folder)
+        env = processes.child_environment(server_env)
+        server = processes.start(argv, log=log, cwd=folder, env=env)
         try:
             _wait_healthy(url, server, log)
             yield url
