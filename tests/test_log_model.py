@@ -26,15 +26,14 @@ from helpers.broken_exports import BROKEN
 
 from h2o_dai_py_scoring_mlflow import processes
 from h2o_dai_py_scoring_mlflow.environments import (
-    EnvironmentSpec,
     PythonEnvironment,
-    ensure_environment,
 )
 from h2o_dai_py_scoring_mlflow.interpreters import Interpreter
 from h2o_dai_py_scoring_mlflow.launcher import ScoringEnvironment, score_frame
 from h2o_dai_py_scoring_mlflow.samples import SampleResult, build_sample
 from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
 from h2o_dai_py_scoring_mlflow.settings import load_settings
+from h2o_dai_py_scoring_mlflow.validation import rehearsal_environment
 
 pytestmark = pytest.mark.slow
 KINDS = ["binary", "multiclass", "regression", "timeseries"]
@@ -203,16 +202,7 @@ def _model_environment(python38: Interpreter, model: Path, env_root: Path) -> Py
     """A fresh environment built only from the model's own python_env.yaml and requirements.txt."""
     python_env = yaml.safe_load((model / "python_env.yaml").read_text())
     assert python_env["python"] == str(python38.version)
-    lines = [
-        line.split("  #")[0].strip()
-        for line in (model / "requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    resolved = tuple(str(model / line) if line.startswith("artifacts/") else line for line in lines)
-    spec = EnvironmentSpec(
-        python38, resolved, tuple(python_env["build_dependencies"]), label="rehearsal"
-    )
-    return ensure_environment(spec, load_settings({"MLFLOW_ENV_ROOT": str(env_root)}))
+    return rehearsal_environment(model, load_settings({"MLFLOW_ENV_ROOT": str(env_root)}))
 
 
 def _free_port() -> int:
