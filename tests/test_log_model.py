@@ -605,3 +605,24 @@ def test_a_shipped_pyorc_wheel_is_used_instead_of_excluding_pyorc(
     saved = _saved(project_env, export, tmp_path, env_root)
     lines = _requirement_lines(saved)
     assert "artifacts/scoring-pipeline/pyorc-0.9.0-cp38-cp38-manylinux_2_17_x86_64.whl" in lines
+
+
+def test_log_model_runs_inline_on_a_python38_with_mlflow_2_17(
+    project_env: PythonEnvironment,
+    sample_factory: Callable[[str], SampleResult],
+    env_root: Path,
+    tmp_path: Path,
+) -> None:
+    """On the inside itself no Project env is launched and no server is started."""
+    env = cli_env(
+        env_root, HOME=str(tmp_path), MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'inline.db'}"
+    )
+    argv = [project_env.python, "-m", "h2o_dai_py_scoring_mlflow.cli", "log-model"]
+    done = processes.run(
+        [*argv, sample_factory("binary").pipeline, "--json"], env=env, cwd=tmp_path
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "Serving the local tracking store" not in done.stderr
+    check = "import mlflow, sys; print(mlflow.get_run(sys.argv[1]).data.params['dai_export'])"
+    shown = processes.run([project_env.python, "-c", check, result["run_id"]], env=env)
+    assert shown.stdout.strip().splitlines()[-1] == "scoring-pipeline"
