@@ -12,12 +12,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from . import __version__
 from .demo import run_demo
+from .entrypoint_cli import column_names
 from .errors import DaiMlflowError, error_lines
 from .interpreters import resolve_interpreter
 from .launcher import LogModelRequest, log_model
 from .project import project_dir, project_python_env
 from .samples import KINDS, build_sample
-from .settings import ARTIFACT_PATH, describe_settings, load_settings
+from .scoring_launcher import ScoreRequest, score_file
+from .settings import ARTIFACT_PATH, BATCH_SIZE, describe_settings, load_settings
 
 LOG = logging.getLogger("h2o_dai_py_scoring_mlflow")
 
@@ -65,6 +67,47 @@ def _parser() -> argparse.ArgumentParser:
     log.add_argument("--apply-data-recipes", action="store_true", help="score with data recipes")
     log.add_argument("--input-example", type=Path, help="CSV or JSON records file of input rows")
     log.add_argument("--json", action="store_true", help="print one JSON line with the result")
+
+    score = commands.add_parser(
+        "score",
+        help="score a CSV / Parquet / JSON lines file with a DAI export or logged model, "
+        "in bounded memory",
+    )
+    source = score.add_mutually_exclusive_group()
+    source.add_argument(
+        "--scoring-dir",
+        help="DAI export: folder, scorer.zip or dbfs:/ path (or SCORING_PIPELINE_DIR)",
+    )
+    source.add_argument(
+        "--model-uri", help="model logged by log-model: runs:/..., models:/... or a local folder"
+    )
+    score.add_argument("--input-path", required=True, help="file to score (format by extension)")
+    score.add_argument(
+        "--output-path", required=True, help="file to write (format by extension; replaced)"
+    )
+    score.add_argument(
+        "--batch-size",
+        type=lambda v: BATCH_SIZE.parse("--batch-size", v),
+        help="rows per batch (default: H2O_DAI_MLFLOW_BATCH_SIZE, 50000)",
+    )
+    recipes = score.add_mutually_exclusive_group()
+    recipes.add_argument(
+        "--apply-data-recipes", dest="apply_data_recipes", action="store_const", const=True
+    )
+    recipes.add_argument(
+        "--no-apply-data-recipes",
+        dest="apply_data_recipes",
+        action="store_const",
+        const=False,
+        help="(default: the model's setting; off for an export)",
+    )
+    score.add_argument(
+        "--keep-columns",
+        type=column_names,
+        default=(),
+        help="input columns copied into the output, e.g. ids: a,b or a JSON list",
+    )
+    score.add_argument("--json", action="store_true", help="print one JSON line with the result")
 
     demo = commands.add_parser(
         "demo", help="sample -> Python 3.8 environment -> score example rows"
@@ -206,11 +249,41 @@ def _command_log_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_score(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    scoring_dir = args.scoring_dir
+    if not scoring_dir and not args.model_uri:
+        scoring_dir = settings.scoring_pipeline_dir
+    request = ScoreRequest(
+        input_path=args.input_path,
+        output_path=args.output_path,
+        scoring_dir=scoring_dir,
+        model_uri=args.model_uri,
+        batch_size=args.batch_size,
+        apply_data_recipes=args.apply_data_recipes,
+        keep_columns=tuple(args.keep_columns),
+    )
+    summary = score_file(settings, request, echo=args.verbose)
+    if args.json:
+        print(summary.to_json())
+        return 0
+    print(
+        f"scored {summary.rows:,} rows in {summary.seconds:.1f} s "
+        f"({summary.rows_per_second:,.0f} rows/s, batches of {summary.batch_size:,})"
+    )
+    print(f"output:           {summary.output_path}")
+    print(f"predictions:      {', '.join(summary.prediction_columns)}")
+    if summary.metrics_run_id:
+        print(f"metrics logged:   run {summary.metrics_run_id}")
+    return 0
+
+
 _COMMANDS = {
     "env": _command_env,
     "sample": _command_sample,
     "demo": _command_demo,
     "log-model": _command_log_model,
+    "score": _command_score,
 }
 
 

@@ -7,12 +7,14 @@ Errors end the process with one ``ERROR`` line, a ``TIP`` line and exit code 1.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from .errors import DaiMlflowError, error_lines
+from .settings import BATCH_SIZE, load_settings
 
 
 def _optional(value: str) -> Optional[str]:
@@ -26,6 +28,30 @@ def _boolean(value: str) -> bool:
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def _optional_boolean(value: str) -> Optional[bool]:
+    return _boolean(value) if value.strip() else None
+
+
+def _optional_batch_size(value: str) -> Optional[int]:
+    return BATCH_SIZE.parse("batch_size", value) if value.strip() else None
+
+
+def column_names(value: str) -> Tuple[str, ...]:
+    """``a,b`` or a JSON list (for names with commas); empty means none."""
+    text = value.strip()
+    if not text:
+        return ()
+    if text.startswith("["):
+        try:
+            names = json.loads(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"not a JSON list of names: {exc}") from None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise argparse.ArgumentTypeError("expected a JSON list of column names")
+        return tuple(names)
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _guarded(action: Callable[[], int]) -> int:
@@ -60,6 +86,39 @@ def log_model_main(argv: List[str]) -> int:
         if args.result_file:
             Path(args.result_file).write_text(logged.to_json() + "\n", encoding="utf-8")
         print(logged.to_json())
+        return 0
+
+    return _guarded(action)
+
+
+def score_main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(prog="score")
+    parser.add_argument("--scoring-dir", type=_optional, default=None)
+    parser.add_argument("--model-uri", type=_optional, default=None)
+    parser.add_argument("--input-path", required=True)
+    parser.add_argument("--output-path", required=True)
+    parser.add_argument("--batch-size", type=_optional_batch_size, default=None)
+    parser.add_argument("--apply-data-recipes", type=_optional_boolean, default=None)
+    parser.add_argument("--keep-columns", type=column_names, default=())
+    args = parser.parse_args(argv)
+
+    def action() -> int:
+        from .scoring_launcher import ScoreRequest, score_file  # noqa: PLC0415
+
+        summary = score_file(
+            load_settings(),
+            ScoreRequest(
+                input_path=args.input_path,
+                output_path=args.output_path,
+                scoring_dir=args.scoring_dir,
+                model_uri=args.model_uri,
+                batch_size=args.batch_size,
+                apply_data_recipes=args.apply_data_recipes,
+                keep_columns=args.keep_columns,
+            ),
+            echo=True,
+        )
+        print(summary.to_json())
         return 0
 
     return _guarded(action)

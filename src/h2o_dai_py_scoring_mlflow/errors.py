@@ -123,3 +123,7 @@ class LicenseRequiredError(DaiMlflowError):
 
 class ExportError(DaiMlflowError):
     """A DAI scoring pipeline export is missing a part we need or is malformed."""
+
+
+class ScoreInputError(DaiMlflowError):
+    """A file cannot be scored as given (format, columns, values, encoding); nothing was written."""

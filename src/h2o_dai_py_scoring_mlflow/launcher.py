@@ -9,7 +9,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 from . import processes
 from .environments import EnvironmentSpec, PythonEnvironment, ensure_environment
@@ -45,7 +45,11 @@ class ExampleScores:
 
 
 def scoring_environment(
-    settings: Settings, pipeline_folder: Path, *, echo: bool = False
+    settings: Settings,
+    pipeline_folder: Path,
+    *,
+    echo: bool = False,
+    extra_requirements: Sequence[str] = (),
 ) -> ScoringEnvironment:
     """Resolve Python 3.8 and build (or reuse) the environment for the export in a folder."""
     python_env = project_python_env()
@@ -53,7 +57,7 @@ def scoring_environment(
     requirements = export_requirements(pipeline_folder)
     spec = EnvironmentSpec(
         interpreter=resolution.interpreter,
-        requirements=requirements.install + COMPATIBILITY_PINS,
+        requirements=requirements.install + COMPATIBILITY_PINS + tuple(extra_requirements),
         build_requirements=python_env.build_dependencies,
         include_tool=True,
         label="scoring",

@@ -134,6 +134,41 @@ def _run_echoing(
     return subprocess.CompletedProcess(args, returncode, output, None)
 
 
+def run_attached(
+    argv: Sequence[Arg],
+    *,
+    env: Mapping[str, str],
+    cwd: Optional[Path] = None,
+) -> int:
+    """Run ``argv`` in the foreground, its output going straight to ours; return its exit code.
+
+    If we are interrupted, the child gets SIGTERM and is waited for. A child that must not
+    outlive us even when we are killed calls :func:`die_with_parent` first thing.
+    """
+    args = [str(a) for a in argv]
+    try:
+        proc = subprocess.Popen(args, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL)
+    except FileNotFoundError as exc:
+        raise CommandError(args, 127, str(exc)) from exc
+    try:
+        return proc.wait()
+    except BaseException:
+        proc.terminate()
+        proc.wait()
+        raise
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a child: get SIGTERM when the parent dies (Linux), and exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        import ctypes  # noqa: PLC0415  # Linux only
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def start(
     argv: Sequence[Arg],
     *,

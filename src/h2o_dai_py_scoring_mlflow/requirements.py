@@ -47,6 +47,12 @@ class ResolvedRequirements:
     install: Tuple[str, ...]
     excluded: Tuple[Tuple[RequirementLine, str], ...]
 
+    def installs(self, name: str) -> bool:
+        """Whether a line to install (requirement or wheel) is for the project ``name``."""
+        texts = (Path(t).name if t.lower().endswith(".whl") else t for t in self.install)
+        wanted = canonical_name(name)
+        return any(line.name == wanted for line in parse_requirements("\n".join(texts)))
+
 
 def _wheel_project(filename: str) -> str:
     return canonical_name(filename.split("-", 1)[0])

@@ -78,6 +78,16 @@ def _parse_version(name: str, raw: str) -> str:
     return value
 
 
+def _parse_batch_size(name: str, raw: str) -> int:
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingError(name, raw, "a whole number of rows, 1 or more, such as 50000")
+    return value
+
+
 def _parse_artifact_path(name: str, raw: str) -> str:
     value = raw.strip().rstrip("/")
     parts = value.split("/")
@@ -241,6 +251,19 @@ OPENBLAS_VERSION = Setting(
     _parse_version,
     default="0.3.30",
 )
+PYARROW_VERSION = Setting(
+    "H2O_DAI_MLFLOW_PYARROW_VERSION",
+    "pyarrow pin added to the scoring environment for Parquet files when the export has none "
+    "(17.0.0 is the last release for Python 3.8).",
+    _parse_version,
+    default="17.0.0",
+)
+BATCH_SIZE = Setting(
+    "H2O_DAI_MLFLOW_BATCH_SIZE",
+    "Rows read, scored and written at a time by `score` (default measured by bench/score.py).",
+    _parse_batch_size,
+    default=50_000,
+)
 
 ALL_SETTINGS: Tuple[Setting[Any], ...] = (
     PYTHON,
@@ -260,6 +283,8 @@ ALL_SETTINGS: Tuple[Setting[Any], ...] = (
     PYSPARK_VERSION,
     PSUTIL_VERSION,
     OPENBLAS_VERSION,
+    PYARROW_VERSION,
+    BATCH_SIZE,
     LICENSE_KEY,
     LICENSE_FILE,
 )
@@ -295,6 +320,8 @@ class Settings:
     pyspark_version: str
     psutil_version: Optional[str]
     openblas_version: str
+    pyarrow_version: str
+    batch_size: int
     license_present: bool
 
 
@@ -328,6 +355,8 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         pyspark_version=get_or_default(PYSPARK_VERSION),
         psutil_version=get(PSUTIL_VERSION) or None,
         openblas_version=get_or_default(OPENBLAS_VERSION) or "0.3.30",
+        pyarrow_version=get_or_default(PYARROW_VERSION),
+        batch_size=get_or_default(BATCH_SIZE),
         license_present=_license_present(environ),
     )
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Mapping, Optional
 from urllib.parse import urlparse
 
 from . import mlflow_adapter, processes
@@ -110,3 +112,31 @@ def bridged_tracking_uri(uri: Optional[str] = None, *, cwd: Optional[Path] = Non
             yield url
         finally:
             processes.stop(server)
+
+
+def log_run_metrics(metrics: Mapping[str, float]) -> Optional[str]:
+    """Log ``metrics`` to the active MLflow run, if there is one; return its id (else None).
+
+    The active run is the caller's in-process one (``mlflow.active_run()``, only looked at when
+    MLflow is already imported), else ``MLFLOW_RUN_ID`` as ``mlflow run`` sets it for entry
+    points. A failure to log is a warning: the scored output is already in place.
+    """
+    run_id: Optional[str] = None
+    loaded = sys.modules.get("mlflow")
+    if loaded is not None:
+        active = loaded.active_run()
+        run_id = active.info.run_id if active is not None else None
+    run_id = run_id or os.environ.get("MLFLOW_RUN_ID") or None
+    if run_id is None:
+        return None
+    import mlflow  # noqa: PLC0415  # the caller's MLflow, any version
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    client = mlflow.MlflowClient()
+    try:
+        for key, value in metrics.items():
+            client.log_metric(run_id, key, value)
+    except MlflowException as exc:
+        LOG.warning("could not log metrics to run %s: %s", run_id, exc)
+        return None
+    return run_id
