@@ -23,6 +23,7 @@ import pytest
 import yaml
 from conftest import HELPERS, REPO
 from helpers.broken_exports import BROKEN
+from helpers.cli import cli_env, dai_mlflow
 
 from h2o_dai_py_scoring_mlflow import processes
 from h2o_dai_py_scoring_mlflow.environments import (
@@ -50,32 +51,6 @@ def zipped(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SampleRe
         return cache[kind]
 
     return make
-
-
-def cli_env(env_root: Path, **extra: str) -> Dict[str, str]:
-    variables = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DRIVERLESS_AI_"))
-    }
-    variables.update(
-        {
-            "MLFLOW_ENV_ROOT": str(env_root),
-            "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS": "never",
-            "H2O_DAI_MLFLOW_PYSPARK_VERSION": "none",
-        }
-    )
-    variables.update(extra)
-    return variables
-
-
-def dai_mlflow(args: List[str], cwd: Path, env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def _servers_for(folder: Path) -> List[str]:

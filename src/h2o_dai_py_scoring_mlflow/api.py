@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from .launcher import LogModelRequest, log_model
+from .scoring_launcher import ScoreRequest, ScoreSummary, score_file
 from .settings import load_settings
 
 
@@ -34,3 +35,33 @@ def log_driverless_scoring_pipeline(
         experiment=experiment,
     )
     return log_model(load_settings(), request)
+
+
+def score_driverless_file(
+    input_path: str,
+    output_path: str,
+    *,
+    scoring_dir: Optional[str] = None,
+    model_uri: Optional[str] = None,
+    batch_size: Optional[int] = None,
+    apply_data_recipes: Optional[bool] = None,
+    keep_columns: Sequence[str] = (),
+) -> ScoreSummary:
+    """Score a CSV / Parquet / JSON lines file with a DAI export or a model logged by this package.
+
+    Give exactly one of ``scoring_dir`` (folder, scorer.zip, dbfs:/) and ``model_uri`` (runs:/,
+    models:/, a local model folder). Rows stream through the export's scorer inside the cached
+    Python 3.8 environment, ``batch_size`` at a time (default ``H2O_DAI_MLFLOW_BATCH_SIZE``);
+    the output appears at ``output_path`` only when complete. Inside an active MLflow run the
+    rows, seconds and rows/s are logged to it as metrics.
+    """
+    request = ScoreRequest(
+        input_path=input_path,
+        output_path=output_path,
+        scoring_dir=scoring_dir,
+        model_uri=model_uri,
+        batch_size=batch_size,
+        apply_data_recipes=apply_data_recipes,
+        keep_columns=tuple(keep_columns),
+    )
+    return score_file(load_settings(), request)

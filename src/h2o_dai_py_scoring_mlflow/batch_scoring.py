@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import os
+import resource
 import signal
 import sys
 from dataclasses import asdict
@@ -120,6 +121,12 @@ def _run(job: Dict[str, Any]) -> BatchResult:
         scorer.finish()
 
 
+def _peak_mib() -> float:
+    """This process's peak resident memory (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="batch_scoring")
     parser.add_argument("--job", type=Path, required=True)
@@ -133,7 +140,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     processes.die_with_parent(int(job["parent_pid"]))
     code = 0
     try:
-        payload: Dict[str, Any] = {"result": asdict(_run(job))}
+        payload: Dict[str, Any] = {"result": asdict(_run(job)), "peak_memory_mib": _peak_mib()}
     except DaiMlflowError as exc:
         payload, code = {"error": exc.message, "tip": exc.tip}, 1
     except (Stopped, KeyboardInterrupt) as exc:

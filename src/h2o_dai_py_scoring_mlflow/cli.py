@@ -12,14 +12,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from . import __version__
 from .demo import run_demo
-from .entrypoint_cli import column_names
+from .entrypoint_cli import batch_size_arg, column_names
 from .errors import DaiMlflowError, error_lines
 from .interpreters import resolve_interpreter
 from .launcher import LogModelRequest, log_model
 from .project import project_dir, project_python_env
 from .samples import KINDS, build_sample
 from .scoring_launcher import ScoreRequest, score_file
-from .settings import ARTIFACT_PATH, BATCH_SIZE, describe_settings, load_settings
+from .settings import ARTIFACT_PATH, describe_settings, load_settings
 
 LOG = logging.getLogger("h2o_dai_py_scoring_mlflow")
 
@@ -87,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     score.add_argument(
         "--batch-size",
-        type=lambda v: BATCH_SIZE.parse("--batch-size", v),
+        type=batch_size_arg,
         help="rows per batch (default: H2O_DAI_MLFLOW_BATCH_SIZE, 50000)",
     )
     recipes = score.add_mutually_exclusive_group()
@@ -269,7 +269,8 @@ def _command_score(args: argparse.Namespace) -> int:
         return 0
     print(
         f"scored {summary.rows:,} rows in {summary.seconds:.1f} s "
-        f"({summary.rows_per_second:,.0f} rows/s, batches of {summary.batch_size:,})"
+        f"({summary.rows_per_second:,.0f} rows/s, batches of {summary.batch_size:,}, "
+        f"peak memory {summary.peak_memory_mib:,.0f} MiB)"
     )
     print(f"output:           {summary.output_path}")
     print(f"predictions:      {', '.join(summary.prediction_columns)}")

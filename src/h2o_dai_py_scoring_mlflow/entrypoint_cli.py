@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
-from .errors import DaiMlflowError, error_lines
+from .errors import DaiMlflowError, SettingError, error_lines
 from .settings import BATCH_SIZE, load_settings
 
 
@@ -34,8 +34,16 @@ def _optional_boolean(value: str) -> Optional[bool]:
     return _boolean(value) if value.strip() else None
 
 
+def batch_size_arg(value: str) -> int:
+    """A batch size from the command line; argparse reports a bad one."""
+    try:
+        return BATCH_SIZE.parse("batch size", value)
+    except SettingError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 def _optional_batch_size(value: str) -> Optional[int]:
-    return BATCH_SIZE.parse("batch_size", value) if value.strip() else None
+    return batch_size_arg(value) if value.strip() else None
 
 
 def column_names(value: str) -> Tuple[str, ...]:

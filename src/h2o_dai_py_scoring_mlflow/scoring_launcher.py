@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import yaml
 
 from . import processes
-from .batch_formats import file_format
+from .batch import BatchJob, check_paths
 from .errors import DaiMlflowError, ScoreInputError
 from .launcher import scoring_environment
 from .pipeline import local_path, open_export
@@ -59,6 +59,7 @@ class ScoreSummary:
     prediction_columns: List[str]
     ignored_columns: List[str] = field(default_factory=list)
     batch_size: int = 0
+    peak_memory_mib: float = 0.0
     metrics_run_id: Optional[str] = None
 
     def to_json(self) -> str:
@@ -161,11 +162,9 @@ def score_file(
     _check_request(request)
     input_path = local_path(request.input_path).resolve()
     output_path = local_path(request.output_path).resolve()
-    parquet = any(
-        file_format(path, role).needs_pyarrow
-        for path, role in ((input_path, "input"), (output_path, "output"))
-    )
-    batch_size = request.batch_size or settings.batch_size
+    batch_size = settings.batch_size if request.batch_size is None else request.batch_size
+    formats = check_paths(BatchJob(input_path, output_path, batch_size, request.keep_columns))
+    parquet = any(fmt.needs_pyarrow for fmt in formats)
     source_context = (
         _export_source(request.scoring_dir)
         if request.scoring_dir
@@ -192,7 +191,8 @@ def score_file(
             "parent_pid": os.getpid(),
             "diag": settings.diag,
         }
-        result = _run_inside(scoring.environment.python, job, extra_env)
+        payload = _run_inside(scoring.environment.python, job, extra_env)
+    result: Dict[str, Any] = payload["result"]
     summary = ScoreSummary(
         rows=int(result["rows"]),
         batches=int(result["batches"]),
@@ -202,6 +202,7 @@ def score_file(
         prediction_columns=list(result["prediction_columns"]),
         ignored_columns=list(result["ignored_columns"]),
         batch_size=batch_size,
+        peak_memory_mib=round(float(payload["peak_memory_mib"]), 1),
     )
     run_id = log_run_metrics(
         {
@@ -235,5 +236,4 @@ def _run_inside(
         payload: Dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
     if "error" in payload:
         raise DaiMlflowError(str(payload["error"]), tip=payload.get("tip"))
-    result: Dict[str, Any] = payload["result"]
-    return result
+    return payload

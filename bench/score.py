@@ -1,0 +1,177 @@
+"""Benchmark: `dai-mlflow score` batch sizes against scoring the whole file in one call.
+
+    uv run python bench/score.py [--rows 1000000] [--batch-sizes 10000,20000,...] [--repeats 2]
+
+A synthetic binary export scores a CSV of --rows rows (the sample's training columns plus an
+`id` column), in the export's cached Python 3.8 scoring environment, two ways:
+
+* baseline (the limit): one child that applies the runtime shims, reads the whole CSV with
+  `pd.read_csv`, calls the scorer's `score_batch` once on the model's columns and writes the
+  result with `to_csv` -- fastest possible, memory grows with the file;
+* candidate: a warm `dai-mlflow score --batch-size B` (launcher included) for each batch size.
+
+Each run goes through a fresh wrapper process that times it (`time.perf_counter`) and reports
+`RUSAGE_CHILDREN` `ru_maxrss`: the peak RSS of the largest process in that run's tree, so runs
+do not see each other's peaks. Best time and largest peak over --repeats runs. Targets, as
+ratios to the baseline measured in the same run: throughput >= 0.9, peak memory <= 0.3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Sequence, Tuple
+
+import pandas as pd
+
+from h2o_dai_py_scoring_mlflow import processes
+from h2o_dai_py_scoring_mlflow.launcher import scoring_environment
+from h2o_dai_py_scoring_mlflow.project import shims_dir
+from h2o_dai_py_scoring_mlflow.samples import build_sample
+from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
+from h2o_dai_py_scoring_mlflow.schema import read_input_schema
+from h2o_dai_py_scoring_mlflow.settings import BATCH_SIZE, load_settings
+
+THROUGHPUT_TARGET = 0.9  # candidate rows/s over baseline rows/s, at least
+MEMORY_TARGET = 0.3  # candidate peak RSS over baseline peak RSS, at most
+MARGIN = 0.05  # throughput headroom wanted above the target for the recommendation
+
+# Runs argv, then prints its wall time and the peak RSS (KiB) of its largest descendant.
+MEASURE = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds,
+                  "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+# The limit: everything in memory, one score_batch call. Runs inside the 3.8 environment.
+BASELINE = """
+import importlib, json, sys
+shims, module, input_path, output_path, columns = sys.argv[1:6]
+sys.path.insert(0, shims)
+importlib.import_module("h2o_dai_shims").apply()
+import pandas as pd
+scorer = importlib.import_module(module).Scorer()
+frame = pd.read_csv(input_path)
+result = scorer.score_batch(frame[json.loads(columns)])
+result.to_csv(output_path, index=False)
+scorer.finish()
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    peak_mib: float
+
+
+def _measure(argv: Sequence[object], env: Dict[str, str], cwd: Path, repeats: int) -> Measured:
+    runs = []
+    for _ in range(repeats):
+        done = processes.run(
+            [sys.executable, "-c", MEASURE, *[str(a) for a in argv]], env=env, cwd=cwd
+        )
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return Measured(
+        seconds=min(r["seconds"] for r in runs),
+        peak_mib=max(r["maxrss_kib"] for r in runs) / 1024,
+    )
+
+
+def _input_csv(path: Path, rows: int) -> None:
+    dataset = make_dataset("binary", rows=100_000)
+    block = dataset.train.drop(columns=[dataset.target])
+    copies = -(-rows // len(block))
+    frame = pd.concat([block] * copies, ignore_index=True).iloc[:rows]
+    frame.insert(0, "id", range(rows))
+    frame.to_csv(path, index=False)
+
+
+def _scorer_module(pipeline: Path) -> str:
+    wheel = next(pipeline.glob("scoring_h2oai_experiment_*.whl"))
+    return wheel.name.split("-")[0]
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    default = BATCH_SIZE.default or 0
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--batch-sizes", default="10000,20000,50000,100000,200000")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    sizes = sorted({int(s) for s in args.batch_sizes.split(",")} | {default})
+
+    scratch = Path(tempfile.mkdtemp(prefix="dai-mlflow-bench-score-"))
+    sample = build_sample("binary", scratch / "sample", rows=3000)
+    input_path, output_path = scratch / "input.csv", scratch / "output.csv"
+    _input_csv(input_path, args.rows)
+    mib = input_path.stat().st_size / 2**20
+    print(f"input: {args.rows:,} rows, {mib:.0f} MiB CSV", flush=True)
+
+    python = scoring_environment(load_settings(), sample.pipeline).environment.python
+    env = processes.child_environment({"DRIVERLESS_AI_LICENSE_FILE": str(sample.license_file)})
+    work = scratch / "work"
+    work.mkdir()
+
+    columns = json.dumps(read_input_schema(sample.pipeline).names)
+    baseline_argv = [
+        python, "-c", BASELINE, shims_dir(), _scorer_module(sample.pipeline),
+        input_path, output_path, columns,
+    ]  # fmt: skip
+    baseline = _measure(baseline_argv, env, work, args.repeats)
+    base_rate = args.rows / baseline.seconds
+    print(
+        f"baseline (read_csv + one score_batch + to_csv): {baseline.seconds:7.2f} s "
+        f"{base_rate:9,.0f} rows/s  peak {baseline.peak_mib:7.0f} MiB",
+        flush=True,
+    )
+
+    header = f"{'batch':>8} {'s':>7} {'rows/s':>9} {'speed':>6}      {'peak MiB':>8} {'memory':>6}"
+    print(f"dai-mlflow score, best of {args.repeats} (targets: speed >= "
+          f"{THROUGHPUT_TARGET}, memory <= {MEMORY_TARGET} of the baseline):")  # fmt: skip
+    print(header)
+    results: Dict[int, Tuple[float, float]] = {}
+    for size in sizes:
+        cli = [
+            sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "score",
+            "--scoring-dir", sample.pipeline, "--input-path", input_path,
+            "--output-path", output_path, "--batch-size", size,
+        ]  # fmt: skip
+        run = _measure(cli, env, work, args.repeats)
+        speed = baseline.seconds / run.seconds
+        memory = run.peak_mib / baseline.peak_mib
+        results[size] = (speed, memory)
+        print(
+            f"{size:>8,} {run.seconds:7.2f} {args.rows / run.seconds:9,.0f} {speed:6.2f} "
+            f"{_verdict(speed >= THROUGHPUT_TARGET)} {run.peak_mib:8.0f} {memory:6.2f} "
+            f"{_verdict(memory <= MEMORY_TARGET)}",
+            flush=True,
+        )
+
+    speed, memory = results[default]
+    meets = speed >= THROUGHPUT_TARGET and memory <= MEMORY_TARGET
+    print(f"default batch size ({BATCH_SIZE.name}) {default:,}: meets both targets: "
+          f"{'yes' if meets else 'no'}")  # fmt: skip
+    fits = [
+        s for s, (sp, mem) in results.items()
+        if sp >= THROUGHPUT_TARGET + MARGIN and mem <= MEMORY_TARGET
+    ]  # fmt: skip
+    smallest = f"{min(fits):,}" if fits else "none"
+    print(f"smallest batch size meeting both with {MARGIN} speed margin: {smallest}")
+    shutil.rmtree(scratch)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
