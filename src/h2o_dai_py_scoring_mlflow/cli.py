@@ -214,7 +214,13 @@ def _command_demo(args: argparse.Namespace) -> int:
     print(f"predictions for {len(result.rows)} example rows:")
     for line in _format_table(result.columns, result.rows):
         print(f"  {line}")
-    return 0 if result.matches_scorer else 1
+    batch = result.batch
+    print(
+        f"batch scored:     {batch.rows:,} rows in {batch.seconds:.1f} s "
+        f"({batch.rows_per_second:,.0f} rows/s) -> {batch.output_path}"
+    )
+    print(f"same as scorer:   {'yes' if result.batch_matches_scorer else 'NO'}")
+    return 0 if result.matches_scorer and result.batch_matches_scorer else 1
 
 
 def _command_log_model(args: argparse.Namespace) -> int:

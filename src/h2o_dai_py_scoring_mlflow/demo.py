@@ -1,5 +1,6 @@
 """The main job on the embedded sample: build it, log it as a Python 3.8 pyfunc model, restore
-the model in a clean environment built from its own files, and predict with MLflow 2.17."""
+the model in a clean environment built from its own files, predict with MLflow 2.17, and
+batch-score a file with the logged model."""
 
 from __future__ import annotations
 
@@ -9,17 +10,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List
 
+import numpy as np
 import pandas as pd
 
 from .launcher import LogModelRequest, log_model, score_frame, scoring_environment
 from .pipeline import example_columns
 from .samples import SampleResult, build_sample
+from .samples.datasets import make_dataset
 from .samples.wheel_sources.h2oaicore.licensing import FILE_VARIABLE
+from .scoring_launcher import ScoreRequest, ScoreSummary, score_file
 from .settings import Settings
 from .validation import predict_with_mlflow, rehearsal_environment
 
 LOG = logging.getLogger(__name__)
 DEMO_MARKER = ".dai-mlflow-demo"
+BATCH_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class DemoResult:
     columns: List[str]
     rows: List[List[float]]
     matches_scorer: bool
+    batch: ScoreSummary
+    batch_matches_scorer: bool
 
 
 def _example_split(sample: SampleResult) -> Dict[str, Any]:
@@ -45,13 +52,13 @@ def run_demo(
     """Run the demo in ``out`` (a folder the demo owns: it is replaced on every run)."""
     out = out.resolve()
     owned = (out / DEMO_MARKER).is_file()
-    LOG.info("1/4 Writing a synthetic %s DAI export to %s", kind, out)
+    LOG.info("1/5 Writing a synthetic %s DAI export to %s", kind, out)
     sample = build_sample(kind, out, force=owned or force)
     (out / DEMO_MARKER).write_text("written by `dai-mlflow demo`; replaced on every run\n")
     license_env = {FILE_VARIABLE: str(sample.license_file)}
     settings = _with_license(settings, sample)
 
-    LOG.info("2/4 Logging it as a Python 3.8 pyfunc model into %s", out / "mlflow.db")
+    LOG.info("2/5 Logging it as a Python 3.8 pyfunc model into %s", out / "mlflow.db")
     request = LogModelRequest(
         scoring_dir=str(sample.pipeline),
         registered_model_name=f"dai_demo_{kind}",
@@ -61,22 +68,56 @@ def run_demo(
     logged = log_model(settings, request, echo=echo, extra_env=license_env)
     model_dir = _local_model_dir(out, logged)
 
-    LOG.info("3/4 Restoring the model in a clean environment built from its own files")
+    LOG.info("3/5 Restoring the model in a clean environment built from its own files")
     rehearsal = rehearsal_environment(model_dir, settings, echo=echo)
 
-    LOG.info("4/4 Predicting example.py's rows with MLflow 2.17 and with the scorer directly")
+    LOG.info("4/5 Predicting example.py's rows with MLflow 2.17 and with the scorer directly")
     split = _example_split(sample)
     predictions = predict_with_mlflow(rehearsal, model_dir, split, extra_env=license_env)
     columns = list(predictions[0]) if predictions else []
     rows = [[float(record[c]) for c in columns] for record in predictions]
-    direct = score_frame(
-        scoring_environment(settings, sample.pipeline, echo=echo).environment,
+    scoring = scoring_environment(settings, sample.pipeline, echo=echo).environment
+    direct = score_frame(scoring, sample.pipeline, frame_split=split, extra_env=license_env)
+
+    LOG.info(
+        "5/5 Batch-scoring %d new rows with the logged model (the score entry point)", BATCH_ROWS
+    )
+    batch_input = out / "batch-input.csv"
+    frame = _batch_rows(sample)
+    frame.to_csv(batch_input, index=False)
+    batch_request = ScoreRequest(
+        input_path=str(batch_input),
+        output_path=str(out / "batch-predictions.csv"),
+        model_uri=str(model_dir),
+    )
+    batch = score_file(settings, batch_request, echo=echo, extra_env=license_env)
+    batch_direct = score_frame(
+        scoring,
         sample.pipeline,
-        frame_split=split,
+        frame_split=dict(json.loads(frame.to_json(orient="split", index=False))),
         extra_env=license_env,
     )
-    interpreter = str(rehearsal.python.resolve())
-    return DemoResult(sample, logged, model_dir, interpreter, columns, rows, direct.rows == rows)
+    scored = pd.read_csv(batch.output_path)[batch_direct.columns].to_numpy()
+    batch_matches = bool(np.array_equal(scored, np.array(batch_direct.rows, dtype="float64")))
+    return DemoResult(
+        sample,
+        logged,
+        model_dir,
+        str(rehearsal.python.resolve()),
+        columns,
+        rows,
+        direct.rows == rows,
+        batch,
+        batch_matches,
+    )
+
+
+def _batch_rows(sample: SampleResult) -> pd.DataFrame:
+    """New rows of the sample's kind, as a user's file would hold them (no target, except for
+    time series, where the target is an input)."""
+    data = make_dataset(sample.kind, rows=BATCH_ROWS, seed=2027)
+    frame = data.train.head(BATCH_ROWS)
+    return frame if sample.kind == "timeseries" else frame.drop(columns=[data.target])
 
 
 def _with_license(settings: Settings, sample: SampleResult) -> Settings:
