@@ -11,9 +11,11 @@ A synthetic binary export scores a CSV of --rows rows (the sample's training col
 * candidate: a warm `dai-mlflow score --batch-size B` (launcher included) for each batch size.
 
 Each run goes through a fresh wrapper process that times it (`time.perf_counter`) and reports
-`RUSAGE_CHILDREN` `ru_maxrss`: the peak RSS of the largest process in that run's tree, so runs
-do not see each other's peaks. Best time and largest peak over --repeats runs. Targets, as
-ratios to the baseline measured in the same run: throughput >= 0.9, peak memory <= 0.3.
+two peaks: `RUSAGE_CHILDREN` `ru_maxrss` (the largest single process of that run's tree) and
+the whole tree's RSS summed over its processes, sampled every 20 ms (`dai-mlflow score` is two
+processes, the caller and the Python 3.8 scorer, alive at once). Best time and largest peaks over
+--repeats runs. Targets, as ratios to the baseline measured in the same run: throughput >= 0.9,
+peak memory of the whole tree <= 0.3.
 """
 
 from __future__ import annotations
@@ -41,13 +43,39 @@ THROUGHPUT_TARGET = 0.9  # candidate rows/s over baseline rows/s, at least
 MEMORY_TARGET = 0.3  # candidate peak RSS over baseline peak RSS, at most
 MARGIN = 0.05  # throughput headroom wanted above the target for the recommendation
 
-# Runs argv, then prints its wall time and the peak RSS (KiB) of its largest descendant.
+# Runs argv, then prints its wall time, the peak RSS (KiB) of its largest descendant, and the
+# peak of the whole tree's RSS summed over its processes, sampled from /proc every 20 ms.
 MEASURE = """
 import json, resource, subprocess, sys, time
+from pathlib import Path
+
+def rss_kib(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+def tree(pid):
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [p for c in task.read_text().split() for p in tree(int(c))]
+        except OSError:
+            pass
+    return found
+
 started = time.perf_counter()
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+tree_peak = 0
+while proc.poll() is None:
+    tree_peak = max(tree_peak, sum(rss_kib(p) for p in tree(proc.pid)))
+    time.sleep(0.02)
 seconds = time.perf_counter() - started
-print(json.dumps({"seconds": seconds,
+assert proc.returncode == 0, proc.returncode
+print(json.dumps({"seconds": seconds, "tree_kib": tree_peak,
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
 
@@ -69,7 +97,8 @@ scorer.finish()
 @dataclass(frozen=True)
 class Measured:
     seconds: float
-    peak_mib: float
+    peak_mib: float  # the largest single process
+    tree_mib: float  # all processes of the run together (sampled)
 
 
 def _measure(argv: Sequence[object], env: Dict[str, str], cwd: Path, repeats: int) -> Measured:
@@ -82,6 +111,7 @@ def _measure(argv: Sequence[object], env: Dict[str, str], cwd: Path, repeats: in
     return Measured(
         seconds=min(r["seconds"] for r in runs),
         peak_mib=max(r["maxrss_kib"] for r in runs) / 1024,
+        tree_mib=max(r["tree_kib"] for r in runs) / 1024,
     )
 
 
@@ -133,11 +163,15 @@ def main() -> int:
     base_rate = args.rows / baseline.seconds
     print(
         f"baseline (read_csv + one score_batch + to_csv): {baseline.seconds:7.2f} s "
-        f"{base_rate:9,.0f} rows/s  peak {baseline.peak_mib:7.0f} MiB",
+        f"{base_rate:9,.0f} rows/s  peak {baseline.peak_mib:7.0f} MiB "
+        f"(tree {baseline.tree_mib:.0f} MiB)",
         flush=True,
     )
 
-    header = f"{'batch':>8} {'s':>7} {'rows/s':>9} {'speed':>6}      {'peak MiB':>8} {'memory':>6}"
+    header = (
+        f"{'batch':>8} {'s':>7} {'rows/s':>9} {'speed':>6}      "
+        f"{'largest MiB':>11} {'tree MiB':>8} {'memory':>6}"
+    )
     print(f"dai-mlflow score, best of {args.repeats} (targets: speed >= "
           f"{THROUGHPUT_TARGET}, memory <= {MEMORY_TARGET} of the baseline):")  # fmt: skip
     print(header)
@@ -150,11 +184,12 @@ def main() -> int:
         ]  # fmt: skip
         run = _measure(cli, env, work, args.repeats)
         speed = baseline.seconds / run.seconds
-        memory = run.peak_mib / baseline.peak_mib
+        memory = run.tree_mib / baseline.tree_mib
         results[size] = (speed, memory)
         print(
             f"{size:>8,} {run.seconds:7.2f} {args.rows / run.seconds:9,.0f} {speed:6.2f} "
-            f"{_verdict(speed >= THROUGHPUT_TARGET)} {run.peak_mib:8.0f} {memory:6.2f} "
+            f"{_verdict(speed >= THROUGHPUT_TARGET)} {run.peak_mib:11.0f} {run.tree_mib:8.0f} "
+            f"{memory:6.2f} "
             f"{_verdict(memory <= MEMORY_TARGET)}",
             flush=True,
         )

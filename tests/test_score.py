@@ -22,7 +22,7 @@ from helpers.cli import cli_env, dai_mlflow
 
 from h2o_dai_py_scoring_mlflow import processes, score_driverless_file
 from h2o_dai_py_scoring_mlflow.batch import PARTIAL_SUFFIX, Progress, remove_stale_partials
-from h2o_dai_py_scoring_mlflow.batch_formats import CSV, JSON_LINES, PARQUET, file_format
+from h2o_dai_py_scoring_mlflow.batch_job import CSV, JSON_LINES, PARQUET, file_format
 from h2o_dai_py_scoring_mlflow.entrypoint_cli import column_names
 from h2o_dai_py_scoring_mlflow.environments import PythonEnvironment
 from h2o_dai_py_scoring_mlflow.errors import ScoreInputError

@@ -18,12 +18,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .batch_formats import BatchWriter, FileFormat, file_format, open_reader, open_writer
+from .batch_formats import BatchWriter, open_reader, open_writer
+from .batch_job import BatchJob, FileFormat, check_paths
 from .errors import DaiMlflowError, ScoreInputError
 from .schema import InputColumn, InputSchema
 
@@ -37,16 +38,6 @@ _ROW_TIP = "Rows count data rows from 1 (a CSV header is not a row)."
 
 class ScorerFailedError(DaiMlflowError):
     """The export's own scorer raised while scoring a batch."""
-
-
-@dataclass(frozen=True)
-class BatchJob:
-    """One file to score and where to put the result."""
-
-    input_path: Path
-    output_path: Path
-    batch_size: int
-    keep_columns: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -287,33 +278,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def check_paths(job: BatchJob) -> Tuple[FileFormat, FileFormat]:
-    """Formats of both files; the input must exist and differ from the output."""
-    in_format = file_format(job.input_path, "input")
-    out_format = file_format(job.output_path, "output")
-    if not job.input_path.is_file():
-        raise ScoreInputError(
-            f"The input file {job.input_path} does not exist.",
-            tip="Pass an existing CSV, Parquet or JSON lines file (dbfs:/ paths are read "
-            "through /dbfs).",
-        )
-    if job.output_path.exists() and job.output_path.samefile(job.input_path):
-        raise ScoreInputError(
-            f"The output path {job.output_path} is the input file.",
-            tip="Write the predictions to a new file.",
-        )
-    if job.output_path.is_dir():
-        raise ScoreInputError(
-            f"The output path {job.output_path} is a folder.", tip="Name the file to write."
-        )
-    if job.batch_size < 1:
-        raise ScoreInputError(
-            f"batch_size must be 1 or more rows, not {job.batch_size}.",
-            tip="Use the default (H2O_DAI_MLFLOW_BATCH_SIZE) or a number such as 50000.",
-        )
-    return in_format, out_format
 
 
 def score_file(

@@ -10,53 +10,15 @@ from __future__ import annotations
 import gzip
 import io
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Generator, List, Optional, Sequence, cast
 
 import pandas as pd
 
+from .batch_job import JSON_LINES, PARQUET, FileFormat
 from .errors import ScoreInputError
 
-CSV = "csv"
-PARQUET = "parquet"
-JSON_LINES = "jsonl"
-_SUFFIXES = {
-    ".csv": CSV,
-    ".parquet": PARQUET,
-    ".pq": PARQUET,
-    ".jsonl": JSON_LINES,
-    ".ndjson": JSON_LINES,
-    ".json": JSON_LINES,
-}
-SUPPORTED = ".csv, .csv.gz, .parquet, .pq, .jsonl, .ndjson, .json (JSON lines), .jsonl.gz"
 _NOT_UTF8_TIP = "Re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > in-utf8.csv`."
-
-
-@dataclass(frozen=True)
-class FileFormat:
-    """What a path's extension says: the format and whether it is gzip-compressed."""
-
-    kind: str
-    gzip: bool
-
-    @property
-    def needs_pyarrow(self) -> bool:
-        return self.kind == PARQUET
-
-
-def file_format(path: Path, role: str) -> FileFormat:
-    """The format of ``path`` from its extension; ``role`` (input/output) names it in errors."""
-    suffixes = [s.lower() for s in path.suffixes]
-    compressed = bool(suffixes) and suffixes[-1] == ".gz"
-    suffix = suffixes[-2] if compressed and len(suffixes) > 1 else (suffixes or [""])[-1]
-    kind = _SUFFIXES.get(suffix)
-    if kind is None or (compressed and kind == PARQUET):
-        raise ScoreInputError(
-            f"Cannot tell the format of the {role} file {path} from its extension.",
-            tip=f"Name it with one of: {SUPPORTED}.",
-        )
-    return FileFormat(kind, compressed)
 
 
 class BatchReader:

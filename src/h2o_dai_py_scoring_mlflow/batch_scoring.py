@@ -25,7 +25,8 @@ from types import FrameType
 from typing import Any, Dict, List, Optional
 
 from . import processes
-from .batch import BatchJob, BatchResult, score_file
+from .batch import BatchResult, score_file
+from .batch_job import BatchJob
 from .errors import DaiMlflowError
 from .pipeline import example_columns, open_pipeline_folder
 from .schema import read_input_schema

@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from . import __version__
-from .demo import run_demo
 from .entrypoint_cli import batch_size_arg, column_names
 from .errors import DaiMlflowError, error_lines
 from .interpreters import resolve_interpreter
 from .launcher import LogModelRequest, log_model
 from .project import project_dir, project_python_env
-from .samples import KINDS, build_sample
-from .scoring_launcher import ScoreRequest, score_file
+from .samples import KINDS
 from .settings import ARTIFACT_PATH, describe_settings, load_settings
 
 LOG = logging.getLogger("h2o_dai_py_scoring_mlflow")
@@ -88,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--batch-size",
         type=batch_size_arg,
-        help="rows per batch (default: H2O_DAI_MLFLOW_BATCH_SIZE, 50000)",
+        help="rows per batch (default: H2O_DAI_MLFLOW_BATCH_SIZE, 20000)",
     )
     recipes = score.add_mutually_exclusive_group()
     recipes.add_argument(
@@ -181,6 +179,8 @@ def _command_env(args: argparse.Namespace) -> int:
 
 
 def _command_sample(args: argparse.Namespace) -> int:
+    from .samples import build_sample  # noqa: PLC0415  # numpy and pandas: only when needed
+
     result = build_sample(
         args.kind, args.out, zip_output=args.zip, rows=args.rows, force=args.force
     )
@@ -198,6 +198,8 @@ def _format_table(header: Sequence[str], rows: Sequence[Sequence[float]]) -> Lis
 
 
 def _command_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo  # noqa: PLC0415  # numpy and pandas: only when needed
+
     result = run_demo(
         load_settings(), kind=args.kind, out=args.out, force=args.force, echo=args.verbose
     )
@@ -256,6 +258,8 @@ def _command_log_model(args: argparse.Namespace) -> int:
 
 
 def _command_score(args: argparse.Namespace) -> int:
+    from .scoring_launcher import ScoreRequest, score_file  # noqa: PLC0415
+
     settings = load_settings()
     scoring_dir = args.scoring_dir
     if not scoring_dir and not args.model_uri:

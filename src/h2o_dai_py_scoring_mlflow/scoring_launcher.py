@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import yaml
 
 from . import processes
-from .batch import BatchJob, check_paths
+from .batch_job import BatchJob, check_paths
 from .errors import DaiMlflowError, ScoreInputError
 from .launcher import scoring_environment
 from .pipeline import local_path, open_export

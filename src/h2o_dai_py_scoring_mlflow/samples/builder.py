@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Dict
 
 from ..errors import SampleError
-from . import export_files, fitting, wheels
-from .datasets import KINDS, make_dataset
+from . import KINDS, export_files, fitting, wheels
+from .datasets import make_dataset
 from .wheel_sources.h2oaicore import licensing
 
 PIPELINE_FOLDER = "scoring-pipeline"

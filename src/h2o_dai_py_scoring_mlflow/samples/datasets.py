@@ -13,7 +13,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-KINDS = ("binary", "multiclass", "regression", "timeseries")
+from . import KINDS
+
 EXAMPLE_ROWS = 12
 
 
