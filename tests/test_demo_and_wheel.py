@@ -8,6 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import REPO
 
@@ -23,7 +24,8 @@ def _run(argv, **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no
 def _prediction_rows(stdout: str) -> list:
     lines = stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("predictions for"))
-    return [[float(v) for v in line.split()] for line in lines[start + 2 :]]
+    end = next(i for i, line in enumerate(lines) if line.startswith("batch scored:"))
+    return [[float(v) for v in line.split()] for line in lines[start + 2 : end]]
 
 
 @pytest.mark.parametrize("kind", ["binary", "multiclass"])
@@ -48,7 +50,10 @@ def test_demo_scores_example_rows_inside_python38(tmp_path: Path, kind: str) -> 
     rows = _prediction_rows(done.stdout)
     assert len(rows) == 12
     assert all(abs(sum(row) - 1.0) < 1e-5 for row in rows)
-    assert "4/4 Predicting example.py's rows" in done.stderr
+    assert "4/5 Predicting example.py's rows" in done.stderr
+    assert "batch scored:     20,000 rows" in done.stdout
+    assert done.stdout.count("same as scorer:   yes") == 2
+    assert len(pd.read_csv(out / "batch-predictions.csv")) == 20_000
     assert (out / "mlflow.db").is_file()
     rerun = _run(
         [
@@ -83,7 +88,12 @@ def test_wheel_carries_the_project_and_works_after_a_plain_install(tmp_path: Pat
     wheel = next((tmp_path / "dist").glob("*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-    for part in ("MLproject", "python_env.yaml", "shims/h2o_dai_shims.py"):
+    for part in (
+        "MLproject",
+        "python_env.yaml",
+        "shims/h2o_dai_shims.py",
+        "entrypoints/score.py",
+    ):
         assert f"h2o_dai_py_scoring_mlflow/_project/{part}" in names
 
     venv = tmp_path / "venv"
