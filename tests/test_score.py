@@ -589,3 +589,17 @@ def test_ctrl_c_on_the_caller_stops_the_child_and_cleans_up(
     assert caller.returncode == 130, stderr
     assert "interrupted" in stderr
     assert not out.exists() and leftovers(tmp_path) == []
+
+
+def test_a_bad_license_is_one_clear_error_that_never_shows_the_key(
+    binary: SampleResult, env_root: Path, tmp_path: Path
+) -> None:
+    key = "not-a-real-key-" + "k" * 24
+    variables = cli_env(env_root, DRIVERLESS_AI_LICENSE_KEY=key, HOME=str(tmp_path))
+    source = tmp_path / "in.csv"
+    _inputs(10).to_csv(source, index=False)
+    done = score(binary, variables, tmp_path, "--input-path", str(source), "--output-path", "o.csv")
+    assert done.returncode == 1
+    assert "The Driverless AI license is missing or invalid" in done.stderr
+    assert key not in done.stderr + done.stdout
+    assert not (tmp_path / "o.csv").exists() and leftovers(tmp_path) == []

@@ -30,6 +30,7 @@ from .batch_job import BatchJob
 from .errors import DaiMlflowError
 from .pipeline import example_columns, open_pipeline_folder
 from .schema import read_input_schema
+from .settings import LICENSE_KEY, resolve
 
 LICENSE_HELP = (
     "The Driverless AI license is missing or invalid: set DRIVERLESS_AI_LICENSE_KEY (the key) or "
@@ -61,9 +62,8 @@ class ExportScorer:
                 self._scorer = scorer_class()
             except Exception as exc:
                 if "licen" in str(exc).lower() or type(exc).__name__ == "LicenseError":
-                    first = (str(exc).strip().splitlines() or [""])[0]
                     raise DaiMlflowError(
-                        f"{LICENSE_HELP} ({first}).",
+                        f"{LICENSE_HELP}. The scorer said: {_without_key(str(exc))}",
                         tip="Never pass the key on the command line; use the environment.",
                     ) from None
                 raise
@@ -83,6 +83,13 @@ class ExportScorer:
     def finish(self) -> None:
         if self._scorer is not None:
             self._scorer.finish()
+
+
+def _without_key(message: str) -> str:
+    """The scorer's message on one line, with the license key (if any) masked."""
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())[:500]
+    key = resolve(LICENSE_KEY).value
+    return text.replace(key, "******") if key else text
 
 
 def _stop(signum: int, frame: Optional[FrameType]) -> None:
