@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 import mlflow
 import numpy as np
@@ -337,14 +337,23 @@ def test_non_utf8_input_is_refused_with_a_fix(
 # --- interruption ---------------------------------------------------------------------------------
 
 
-def _wait_for(check: Callable[[], Optional[Path]], timeout: float, what: str) -> Path:
+def _slow_run(binary: SampleResult, source: Path, out: Path) -> List[str]:
+    """`dai-mlflow score` argv with small batches, so the run lasts long enough to interrupt."""
+    return [
+        sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "score",
+        "--scoring-dir", str(binary.pipeline), "--input-path", str(source),
+        "--output-path", str(out), "--batch-size", "2000",
+    ]  # fmt: skip
+
+
+def _partial_appears(out: Path, timeout: float = 180) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = check()
+        found = next(iter(out.parent.glob(f".{out.name}.*{PARTIAL_SUFFIX}")), None)
         if found is not None:
             return found
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"no partial file of {out} appeared in {timeout} s")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -360,15 +369,9 @@ def test_killing_the_caller_mid_run_leaves_no_output_and_a_rerun_succeeds(
     binary: SampleResult, env: Dict[str, str], big_inputs: Dict[int, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "out.csv"
-    argv = [
-        sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "score",
-        "--scoring-dir", str(binary.pipeline), "--input-path", str(big_inputs[400_000]),
-        "--output-path", str(out), "--batch-size", "2000",
-    ]  # fmt: skip
+    argv = _slow_run(binary, big_inputs[400_000], out)
     caller = subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=subprocess.DEVNULL)
-    partial = _wait_for(
-        lambda: next(iter(tmp_path.glob(f".out.csv.*{PARTIAL_SUFFIX}")), None), 120, "a partial"
-    )
+    partial = _partial_appears(out)
     caller.kill()
     caller.wait()
     inner = int(partial.name.split(".")[3])
@@ -575,15 +578,9 @@ def test_ctrl_c_on_the_caller_stops_the_child_and_cleans_up(
     binary: SampleResult, env: Dict[str, str], big_inputs: Dict[int, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "out.parquet"
-    argv = [
-        sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "score",
-        "--scoring-dir", str(binary.pipeline), "--input-path", str(big_inputs[400_000]),
-        "--output-path", str(out), "--batch-size", "2000",
-    ]  # fmt: skip
+    argv = _slow_run(binary, big_inputs[400_000], out)
     caller = subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
-    _wait_for(
-        lambda: next(iter(tmp_path.glob(f".out.parquet.*{PARTIAL_SUFFIX}")), None), 180, "a partial"
-    )
+    _partial_appears(out)
     caller.send_signal(signal.SIGINT)
     _, stderr = caller.communicate(timeout=60)
     assert caller.returncode == 130, stderr

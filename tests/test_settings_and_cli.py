@@ -6,12 +6,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
 from conftest import REPO
+from helpers.cli import dai_mlflow
 
 from h2o_dai_py_scoring_mlflow.errors import ProjectSpecError, SettingError
 from h2o_dai_py_scoring_mlflow.project import read_python_env
@@ -26,16 +26,7 @@ from h2o_dai_py_scoring_mlflow.settings import (
 def cli(
     args: List[str], env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None
 ) -> subprocess.CompletedProcess[str]:
-    variables = dict(os.environ)
-    variables.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", *args],
-        env=variables,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return dai_mlflow(args, cwd, {**os.environ, **(env or {})})
 
 
 def test_booleans_are_strict() -> None:

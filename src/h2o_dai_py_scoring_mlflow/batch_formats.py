@@ -24,9 +24,10 @@ _NOT_UTF8_TIP = "Re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.cs
 class BatchReader:
     """Reads a file ``batch_size`` rows at a time; knows how far through the file it is."""
 
-    def __init__(self, path: Path, fmt: FileFormat) -> None:
+    def __init__(self, path: Path, fmt: FileFormat, batch_size: int) -> None:
         self.path = path
         self.format = fmt
+        self.batch_size = batch_size
         self.rows_read = 0
         self._raw: Optional[IO[bytes]] = None
         self._size = max(path.stat().st_size, 1)
@@ -70,10 +71,6 @@ class BatchReader:
 
 
 class CsvReader(BatchReader):
-    def __init__(self, path: Path, fmt: FileFormat, batch_size: int) -> None:
-        super().__init__(path, fmt)
-        self.batch_size = batch_size
-
     def header(self) -> Optional[List[str]]:
         with self._text() as text:
             try:
@@ -112,10 +109,6 @@ class CsvReader(BatchReader):
 
 
 class JsonLinesReader(BatchReader):
-    def __init__(self, path: Path, fmt: FileFormat, batch_size: int) -> None:
-        super().__init__(path, fmt)
-        self.batch_size = batch_size
-
     def header(self) -> Optional[List[str]]:
         return None
 
@@ -147,8 +140,7 @@ class JsonLinesReader(BatchReader):
 
 class ParquetReader(BatchReader):
     def __init__(self, path: Path, fmt: FileFormat, batch_size: int) -> None:
-        super().__init__(path, fmt)
-        self.batch_size = batch_size
+        super().__init__(path, fmt, batch_size)
         import pyarrow.parquet as pq  # noqa: PLC0415  # only environments that need Parquet
 
         try:

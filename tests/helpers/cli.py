@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 
 def cli_env(env_root: Path, **extra: str) -> Dict[str, str]:
@@ -25,7 +25,9 @@ def cli_env(env_root: Path, **extra: str) -> Dict[str, str]:
     return variables
 
 
-def dai_mlflow(args: List[str], cwd: Path, env: Dict[str, str]) -> subprocess.CompletedProcess[str]:
+def dai_mlflow(
+    args: List[str], cwd: Optional[Path], env: Dict[str, str]
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", *args],
         cwd=cwd,
