@@ -215,6 +215,13 @@ def test_unknown_extensions_and_bad_batch_sizes_fail_at_once(
     assert zero.returncode == 2 and "a whole number of rows" in zero.stderr
     missing = score(binary, env, tmp_path, "--input-path", "nope.csv", "--output-path", "o.csv")
     assert missing.returncode == 1 and "nope.csv does not exist" in missing.stderr
+    dbfs = score(binary, env, tmp_path, "--input-path", "dbfs:/x/in.csv", "--output-path", "o.csv")
+    assert "The input file /dbfs/x/in.csv does not exist" in dbfs.stderr
+    under_a_file = source / "sub" / "o.csv"
+    refused = score(
+        binary, env, tmp_path, "--input-path", str(source), "--output-path", str(under_a_file)
+    )
+    assert refused.returncode == 1 and f"{source} is not writable" in refused.stderr
 
 
 # --- formats and awkward files --------------------------------------------------------------------

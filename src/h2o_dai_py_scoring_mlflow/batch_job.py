@@ -6,6 +6,7 @@ Python 3.8 environment, so a wrong path or extension fails at once.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Tuple
@@ -81,9 +82,23 @@ def check_paths(job: BatchJob) -> Tuple[FileFormat, FileFormat]:
         raise ScoreInputError(
             f"The output path {job.output_path} is a folder.", tip="Name the file to write."
         )
+    folder = _existing_ancestor(job.output_path.parent)
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ScoreInputError(
+            f"Cannot write the output {job.output_path}: {folder} is not writable (or not a "
+            "folder).",
+            tip="Choose an output path in a folder you can write to.",
+        )
     if job.batch_size < 1:
         raise ScoreInputError(
             f"batch_size must be 1 or more rows, not {job.batch_size}.",
             tip="Use the default (H2O_DAI_MLFLOW_BATCH_SIZE) or a number such as 20000.",
         )
     return in_format, out_format
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    """``folder`` or its nearest existing parent (the output's folders are created as needed)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
