@@ -341,6 +341,25 @@ def test_non_utf8_input_is_refused_with_a_fix(
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+def test_time_series_exports_warn_that_batches_are_scored_apart(
+    sample_factory: Callable[[str], SampleResult], env_root: Path, tmp_path: Path
+) -> None:
+    sample = sample_factory("timeseries")
+    variables = cli_env(env_root, DRIVERLESS_AI_LICENSE_FILE=str(sample.license_file))
+    source = tmp_path / "series.csv"
+    make_dataset("timeseries", rows=2_000, seed=5).train.to_csv(source, index=False)
+    args = ["score", "--scoring-dir", str(sample.pipeline), "--input-path", str(source)]
+    split = dai_mlflow(
+        [*args, "--output-path", "a.csv", "--batch-size", "500"], tmp_path, variables
+    )
+    assert split.returncode == 0, split.stderr
+    assert "takes its target 'unweighted_ili' as an input" in split.stderr
+    whole = dai_mlflow(
+        [*args, "--output-path", "b.csv", "--batch-size", "100000"], tmp_path, variables
+    )
+    assert whole.returncode == 0 and "takes its target" not in whole.stderr
+
+
 # --- interruption ---------------------------------------------------------------------------------
 
 

@@ -152,6 +152,14 @@ class ColumnPlan:
                 columns[column.name] = _text(values)
         return pd.DataFrame(columns, index=frame.index)
 
+    def target_among_inputs(self, prediction_columns: Sequence[str]) -> Optional[str]:
+        """The input column that is also the predicted target (DAI time-series experiments take
+        their target as an input, for test-time augmentation), if any."""
+        for name in self.schema.names:
+            if any(p == name or p.startswith(name + ".") for p in prediction_columns):
+                return name
+        return None
+
     def output_frame(self, frame: pd.DataFrame, predictions: pd.DataFrame) -> pd.DataFrame:
         """Kept input columns, then the prediction columns."""
         clash = [name for name in self.keep if name in predictions.columns]
@@ -314,6 +322,8 @@ def score_file(
                     plan.check([str(c) for c in frame.columns], warn=False)
                 predictions = _score(score, plan.prepare(frame, rows + 1), rows + 1)
                 prediction_columns = [str(c) for c in predictions.columns]
+                if batches == 0 and len(frame) == job.batch_size:
+                    _warn_if_time_series(plan, prediction_columns, job.batch_size)
                 still_wanted()
                 output.write(plan.output_frame(frame, predictions))
                 rows += len(frame)
@@ -337,6 +347,19 @@ def score_file(
         prediction_columns=prediction_columns,
         ignored_columns=list(ignored or []),
     )
+
+
+def _warn_if_time_series(plan: ColumnPlan, prediction_columns: List[str], size: int) -> None:
+    target = plan.target_among_inputs(prediction_columns)
+    if target is not None:
+        LOG.warning(
+            "the export takes its target %r as an input (a time-series experiment): each batch "
+            "of %d rows is scored on its own, so history rows in one batch do not inform the "
+            "rows of the next. Sort the rows by series and use a batch size that holds whole "
+            "series, or one larger than the file.",
+            target,
+            size,
+        )
 
 
 def _score(
