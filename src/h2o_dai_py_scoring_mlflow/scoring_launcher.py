@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import urlparse
@@ -211,7 +211,7 @@ def score_file(
             "rows_per_second": summary.rows_per_second,
         }
     )
-    return ScoreSummary(**{**asdict(summary), "metrics_run_id": run_id})
+    return replace(summary, metrics_run_id=run_id)
 
 
 def _run_inside(
