@@ -329,6 +329,8 @@ def score_file(
                 rows += len(frame)
                 batches += 1
                 meter.update(rows, reader.fraction_done())
+                # Free this batch before the next one is read: one batch in memory, not two.
+                del frame, predictions
         if batches == 0:
             predictions = empty_predictions().iloc[:0]
             prediction_columns = [str(c) for c in predictions.columns]

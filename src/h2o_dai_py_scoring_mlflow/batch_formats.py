@@ -18,6 +18,8 @@ import pandas as pd
 from .batch_job import JSON_LINES, PARQUET, FileFormat
 from .errors import ScoreInputError
 
+# pandas formats a whole chunk of floats as text at once; smaller chunks keep that transient small.
+_WRITE_CHUNK_ROWS = 10_000
 _NOT_UTF8_TIP = "Re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.csv > in-utf8.csv`."
 
 
@@ -205,7 +207,9 @@ class _TextWriter(BatchWriter):
 
 class CsvWriter(_TextWriter):
     def write(self, frame: pd.DataFrame) -> None:
-        frame.to_csv(self._handle, header=not self._started, index=False)
+        frame.to_csv(
+            self._handle, header=not self._started, index=False, chunksize=_WRITE_CHUNK_ROWS
+        )
         self._started = True
 
 

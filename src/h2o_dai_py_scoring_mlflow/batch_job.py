@@ -92,7 +92,7 @@ def check_paths(job: BatchJob) -> Tuple[FileFormat, FileFormat]:
     if job.batch_size < 1:
         raise ScoreInputError(
             f"batch_size must be 1 or more rows, not {job.batch_size}.",
-            tip="Use the default (H2O_DAI_MLFLOW_BATCH_SIZE) or a number such as 20000.",
+            tip="Use the default (H2O_DAI_MLFLOW_BATCH_SIZE) or a number such as 50000.",
         )
     return in_format, out_format
 

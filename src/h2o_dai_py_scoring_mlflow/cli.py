@@ -86,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--batch-size",
         type=batch_size_arg,
-        help="rows per batch (default: H2O_DAI_MLFLOW_BATCH_SIZE, 20000)",
+        help="rows per batch (default: H2O_DAI_MLFLOW_BATCH_SIZE, 50000)",
     )
     recipes = score.add_mutually_exclusive_group()
     recipes.add_argument(
