@@ -28,7 +28,7 @@ from . import processes
 from .batch import BatchResult, score_file
 from .batch_job import BatchJob
 from .errors import DaiMlflowError
-from .pipeline import example_columns, open_pipeline_folder
+from .pipeline import example_frame, open_pipeline_folder
 from .schema import read_input_schema
 from .settings import LICENSE_KEY, resolve
 
@@ -74,11 +74,7 @@ class ExportScorer:
 
     def empty_predictions(self) -> Any:
         """example.py's rows scored: their columns are the prediction columns."""
-        import pandas as pd  # noqa: PLC0415  # after the shims
-
-        columns = example_columns(self._example_py)
-        frame = pd.concat([pd.Series(v, name=n, dtype=d) for n, d, v in columns], axis=1)
-        return self.score(frame.iloc[:1])
+        return self.score(example_frame(self._example_py).iloc[:1])
 
     def finish(self) -> None:
         if self._scorer is not None:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .launcher import LogModelRequest, log_model, score_frame, scoring_environment
-from .pipeline import example_columns
+from .pipeline import example_frame
 from .samples import SampleResult, build_sample
 from .samples.datasets import make_dataset
 from .samples.wheel_sources.h2oaicore.licensing import FILE_VARIABLE
@@ -41,8 +41,7 @@ class DemoResult:
 
 
 def _example_split(sample: SampleResult) -> Dict[str, Any]:
-    columns = example_columns(sample.pipeline / "example.py")
-    frame = pd.concat([pd.Series(v, name=n, dtype=d) for n, d, v in columns], axis=1)
+    frame = example_frame(sample.pipeline / "example.py")
     return dict(json.loads(frame.to_json(orient="split", index=False)))
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from .pipeline import example_columns, open_pipeline_folder
+from .pipeline import example_frame, open_pipeline_folder
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -36,8 +36,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         split = json.loads(args.frame.read_text(encoding="utf-8"))
         frame = pd.DataFrame(split["data"], columns=split["columns"])
     else:
-        columns = example_columns(pipeline.example_py)
-        frame = pd.concat([pd.Series(v, name=n, dtype=d) for n, d, v in columns], axis=1)
+        frame = example_frame(pipeline.example_py)
     scorer = importlib.import_module(pipeline.scorer_module).Scorer()
     try:
         result = scorer.score_batch(frame)

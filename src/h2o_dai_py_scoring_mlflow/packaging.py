@@ -26,7 +26,7 @@ from .environments import EnvironmentSpec, ensure_environment
 from .errors import ExportError, LicenseRequiredError
 from .interpreters import Interpreter, PythonVersion
 from .launcher import ExampleScores, score_frame
-from .pipeline import ScoringPipeline, example_columns, open_export
+from .pipeline import ScoringPipeline, example_frame, open_export
 from .project import PACKAGE_DIR, project_python_env, shims_dir
 from .requirements import (
     ModelRequirements,
@@ -67,8 +67,7 @@ def _read_example(
     pipeline: ScoringPipeline, schema: InputSchema, path: Optional[Path]
 ) -> pd.DataFrame:
     if path is None:
-        columns = example_columns(pipeline.example_py)
-        frame = pd.concat([pd.Series(v, name=n, dtype=d) for n, d, v in columns], axis=1)
+        frame = example_frame(pipeline.example_py)
     elif path.suffix.lower() == ".json":
         frame = pd.read_json(path, orient="records")
     else:

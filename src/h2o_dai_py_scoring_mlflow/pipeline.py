@@ -15,9 +15,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple
 
 from .errors import ExportError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCORER_WHEEL_GLOB = "scoring_h2oai_experiment_*.whl"
 MAX_EXTRACTED_BYTES = 32 * 2**30
@@ -164,3 +167,11 @@ def example_columns(example_py: Path) -> List[Tuple[str, str, List[Any]]]:
     if not columns:
         raise ExportError(f"{example_py} has no pd.Series(..., name=...) example rows.")
     return columns
+
+
+def example_frame(example_py: Path) -> pd.DataFrame:
+    """example.py's rows as a DataFrame, each column with the dtype example.py gives it."""
+    import pandas as pd  # noqa: PLC0415  # callers that only read the export stay pandas-free
+
+    columns = example_columns(example_py)
+    return pd.concat([pd.Series(v, name=n, dtype=d) for n, d, v in columns], axis=1)
