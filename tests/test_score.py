@@ -327,6 +327,26 @@ def test_bom_quoted_newlines_and_na_strings(
     assert np.array_equal(output[PREDICTIONS].to_numpy(), expected)
 
 
+def test_malformed_csv_and_json_lines_fail_cleanly_after_good_batches(
+    binary: SampleResult, env: Dict[str, str], tmp_path: Path
+) -> None:
+    good = _inputs(250)
+    csv = tmp_path / "bad.csv"
+    text = good.to_csv(index=False)
+    csv.write_text(text + "x,1,2,3,4,5,6,7,8,9,10,11\n")
+    jsonl = tmp_path / "bad.jsonl"
+    jsonl.write_text(good.to_json(orient="records", lines=True) + "\n{not json}\n")
+    for source, expected in ((csv, "malformed after data row"), (jsonl, "not valid JSON lines")):
+        out = tmp_path / f"{source.stem}-{source.suffix[1:]}.csv"
+        done = score(
+            binary, env, tmp_path,
+            "--input-path", str(source), "--output-path", str(out), "--batch-size", "100",
+        )  # fmt: skip
+        assert done.returncode == 1, source
+        assert expected in done.stderr, done.stderr[-2000:]
+        assert not out.exists() and leftovers(tmp_path) == []
+
+
 def test_non_utf8_input_is_refused_with_a_fix(
     binary: SampleResult, env: Dict[str, str], tmp_path: Path
 ) -> None:

@@ -314,7 +314,8 @@ def score_file(
         header = reader.header()
         ignored = plan.check(header) if header is not None else None
         read = plan.read_columns if header is not None else []
-        with contextlib.closing(reader.batches(read, plan.text_columns)) as frames:
+        text = plan.text_columns + list(ignored or [])
+        with contextlib.closing(reader.batches(read, text)) as frames:
             for frame in frames:
                 if ignored is None:
                     ignored = plan.check([str(c) for c in frame.columns])

@@ -90,17 +90,16 @@ class CsvReader(BatchReader):
     def batches(
         self, columns: Sequence[str], text_columns: Sequence[str]
     ) -> Generator[pd.DataFrame, None, None]:
+        # Every column is parsed (unused ones as plain text, the cheapest): with ``usecols``
+        # pandas silently accepts a line with too many fields, scoring shifted values.
         with self._text() as text:
             chunks = pd.read_csv(
-                text,
-                chunksize=self.batch_size,
-                usecols=list(columns) or None,
-                dtype={name: str for name in text_columns},
+                text, chunksize=self.batch_size, dtype={name: str for name in text_columns}
             )
             try:
                 for chunk in chunks:
                     self.rows_read += len(chunk)
-                    yield chunk
+                    yield chunk[list(columns)] if columns else chunk
             except UnicodeDecodeError as exc:
                 raise self._not_utf8(exc) from None
             except (pd.errors.ParserError, OSError, EOFError) as exc:
