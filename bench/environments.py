@@ -25,10 +25,10 @@ import mlflow
 import mlflow.projects
 import yaml
 
-from h2o_dai_py_scoring_mlflow.environments import EnvironmentSpec, ensure_environment
-from h2o_dai_py_scoring_mlflow.launcher import COMPATIBILITY_PINS, scoring_environment
-from h2o_dai_py_scoring_mlflow.project import project_python_env
-from h2o_dai_py_scoring_mlflow.requirements import export_requirements
+from h2o_dai_py_scoring_mlflow.export.requirements import export_requirements
+from h2o_dai_py_scoring_mlflow.runtime.environments import EnvironmentSpec, ensure_environment
+from h2o_dai_py_scoring_mlflow.runtime.project import project_python_env
+from h2o_dai_py_scoring_mlflow.runtime.scorer import COMPATIBILITY_PINS, scoring_environment
 from h2o_dai_py_scoring_mlflow.samples import build_sample
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 

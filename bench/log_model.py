@@ -23,9 +23,9 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
-from h2o_dai_py_scoring_mlflow import processes
-from h2o_dai_py_scoring_mlflow.launcher import project_environment
-from h2o_dai_py_scoring_mlflow.project import project_dir
+from h2o_dai_py_scoring_mlflow.bridge.launcher import project_environment
+from h2o_dai_py_scoring_mlflow.runtime import processes
+from h2o_dai_py_scoring_mlflow.runtime.project import project_dir
 from h2o_dai_py_scoring_mlflow.samples import build_sample
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 

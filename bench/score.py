@@ -31,12 +31,12 @@ from typing import Dict, Sequence, Tuple
 
 import pandas as pd
 
-from h2o_dai_py_scoring_mlflow import processes
-from h2o_dai_py_scoring_mlflow.launcher import scoring_environment
-from h2o_dai_py_scoring_mlflow.project import shims_dir
+from h2o_dai_py_scoring_mlflow.export.schema import read_input_schema
+from h2o_dai_py_scoring_mlflow.runtime import processes
+from h2o_dai_py_scoring_mlflow.runtime.project import shims_dir
+from h2o_dai_py_scoring_mlflow.runtime.scorer import scoring_environment
 from h2o_dai_py_scoring_mlflow.samples import build_sample
 from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
-from h2o_dai_py_scoring_mlflow.schema import read_input_schema
 from h2o_dai_py_scoring_mlflow.settings import BATCH_SIZE, load_settings
 
 THROUGHPUT_TARGET = 0.9  # candidate rows/s over baseline rows/s, at least

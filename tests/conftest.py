@@ -8,14 +8,14 @@ from typing import Callable, Dict, Iterator
 
 import pytest
 
-from h2o_dai_py_scoring_mlflow.environments import (
+from h2o_dai_py_scoring_mlflow.runtime.environments import (
     EnvironmentSpec,
     PythonEnvironment,
     ensure_environment,
 )
-from h2o_dai_py_scoring_mlflow.interpreters import Interpreter, resolve_interpreter
-from h2o_dai_py_scoring_mlflow.launcher import ScoringEnvironment, scoring_environment
-from h2o_dai_py_scoring_mlflow.project import project_python_env
+from h2o_dai_py_scoring_mlflow.runtime.interpreters import Interpreter, resolve_interpreter
+from h2o_dai_py_scoring_mlflow.runtime.project import project_python_env
+from h2o_dai_py_scoring_mlflow.runtime.scorer import ScoringEnvironment, scoring_environment
 from h2o_dai_py_scoring_mlflow.samples import SampleResult, build_sample
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 

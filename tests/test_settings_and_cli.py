@@ -14,7 +14,7 @@ from conftest import REPO
 from helpers.cli import dai_mlflow
 
 from h2o_dai_py_scoring_mlflow.errors import ProjectSpecError, SettingError
-from h2o_dai_py_scoring_mlflow.project import read_python_env
+from h2o_dai_py_scoring_mlflow.runtime.project import read_python_env
 from h2o_dai_py_scoring_mlflow.settings import (
     ALL_SETTINGS,
     EnvBuilder,

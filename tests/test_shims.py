@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from conftest import HELPERS, REPO
 
-from h2o_dai_py_scoring_mlflow.interpreters import Interpreter
+from h2o_dai_py_scoring_mlflow.runtime.interpreters import Interpreter
 
 CHECKS = [
     "stdlib_only",

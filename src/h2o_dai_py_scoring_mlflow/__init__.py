@@ -1,8 +1,14 @@
-"""Run H2O Driverless AI Python scoring pipelines as MLflow pyfunc models under Python 3.8."""
+"""Run H2O Driverless AI Python scoring pipelines as MLflow pyfunc models under Python 3.8.
+
+The package is a house with wings by role; each wing's ``__init__`` says which of the three
+Pythons runs it (the caller's, the Project environment's, the export's scorer environment's) and
+what it may import. README.md, "How it is built", has the map.
+"""
 
 from typing import Any
 
-__version__ = "0.1.0"
+from .version import __version__
+
 __all__ = ["__version__", "log_driverless_scoring_pipeline", "score_driverless_file"]
 
 

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Mapping, Optional, Sequence
 
-from .launcher import LogModelRequest, log_model
-from .scoring_launcher import ScoreRequest, ScoreSummary, score_file
-from .settings import load_settings
+from .batch.launch import ScoreRequest, ScoreSummary, score_file
+from .bridge.launcher import LogModelRequest, launch_log_model
+from .model.inline import inline_capable, log_model_inline
+from .settings import Settings, load_settings
+
+
+def log_model(
+    settings: Settings,
+    request: LogModelRequest,
+    *,
+    echo: bool = False,
+    extra_env: Optional[Mapping[str, str]] = None,
+) -> Dict[str, Any]:
+    """Log in this process on a Python 3.8 with MLflow 2.17, else run the Project's `log_model`
+    entry point in its cached 3.8 environment. Returns run_id, model_uri, artifact_path, the
+    registered name and version, and the signature's output columns."""
+    if inline_capable():
+        return log_model_inline(settings, request, extra_env=extra_env)
+    return launch_log_model(settings, request, echo=echo, extra_env=extra_env)
 
 
 def log_driverless_scoring_pipeline(

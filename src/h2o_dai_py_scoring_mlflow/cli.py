@@ -10,14 +10,15 @@ import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from . import __version__
+from .api import log_model
+from .bridge.launcher import LogModelRequest
 from .entrypoint_cli import batch_size_arg, column_names
 from .errors import DaiMlflowError, error_lines
-from .interpreters import resolve_interpreter
-from .launcher import LogModelRequest, log_model
-from .project import project_dir, project_python_env
+from .runtime.interpreters import resolve_interpreter
+from .runtime.project import project_dir, project_python_env
 from .samples import KINDS
 from .settings import ARTIFACT_PATH, describe_settings, load_settings
+from .version import __version__
 
 LOG = logging.getLogger("h2o_dai_py_scoring_mlflow")
 
@@ -258,7 +259,7 @@ def _command_log_model(args: argparse.Namespace) -> int:
 
 
 def _command_score(args: argparse.Namespace) -> int:
-    from .scoring_launcher import ScoreRequest, score_file  # noqa: PLC0415
+    from .batch.launch import ScoreRequest, score_file  # noqa: PLC0415
 
     settings = load_settings()
     scoring_dir = args.scoring_dir

@@ -13,14 +13,16 @@ from typing import Any, Dict, List
 import numpy as np
 import pandas as pd
 
-from .launcher import LogModelRequest, log_model, score_frame, scoring_environment
-from .pipeline import example_frame
+from .api import log_model
+from .batch.launch import ScoreRequest, ScoreSummary, score_file
+from .bridge.launcher import LogModelRequest
+from .checks.rehearsal import predict_with_mlflow, rehearsal_environment
+from .export.reading import example_frame
+from .runtime.scorer import score_frame, scoring_environment
 from .samples import SampleResult, build_sample
 from .samples.datasets import make_dataset
 from .samples.wheel_sources.h2oaicore.licensing import FILE_VARIABLE
-from .scoring_launcher import ScoreRequest, ScoreSummary, score_file
 from .settings import Settings
-from .validation import predict_with_mlflow, rehearsal_environment
 
 LOG = logging.getLogger(__name__)
 DEMO_MARKER = ".dai-mlflow-demo"
@@ -76,7 +78,7 @@ def run_demo(
     columns = list(predictions[0]) if predictions else []
     rows = [[float(record[c]) for c in columns] for record in predictions]
     scoring = scoring_environment(settings, sample.pipeline, echo=echo).environment
-    direct = score_frame(scoring, sample.pipeline, frame_split=split, extra_env=license_env)
+    direct = score_frame(scoring, sample.pipeline, split, extra_env=license_env)
 
     LOG.info(
         "5/5 Batch-scoring %d new rows with the logged model (the score entry point)", BATCH_ROWS
@@ -93,7 +95,7 @@ def run_demo(
     batch_direct = score_frame(
         scoring,
         sample.pipeline,
-        frame_split=dict(json.loads(frame.to_json(orient="split", index=False))),
+        dict(json.loads(frame.to_json(orient="split", index=False))),
         extra_env=license_env,
     )
     scored = pd.read_csv(batch.output_path)[batch_direct.columns].to_numpy()

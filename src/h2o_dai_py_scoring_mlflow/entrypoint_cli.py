@@ -82,7 +82,7 @@ def log_model_main(argv: List[str]) -> int:
     args = parser.parse_args(argv)
 
     def action() -> int:
-        from .packaging import log_driverless_scoring_pipeline  # noqa: PLC0415  # needs mlflow
+        from .model.packaging import log_driverless_scoring_pipeline  # noqa: PLC0415  # needs mlflow
 
         logged = log_driverless_scoring_pipeline(
             args.scoring_dir,
@@ -111,7 +111,7 @@ def score_main(argv: List[str]) -> int:
     args = parser.parse_args(argv)
 
     def action() -> int:
-        from .scoring_launcher import ScoreRequest, score_file  # noqa: PLC0415
+        from .batch.launch import ScoreRequest, score_file  # noqa: PLC0415
 
         summary = score_file(
             load_settings(),

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from h2o_dai_py_scoring_mlflow.environments import EnvironmentSpec, ensure_environment
-from h2o_dai_py_scoring_mlflow.interpreters import Interpreter, PythonVersion
+from h2o_dai_py_scoring_mlflow.runtime.environments import EnvironmentSpec, ensure_environment
+from h2o_dai_py_scoring_mlflow.runtime.interpreters import Interpreter, PythonVersion
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 
 

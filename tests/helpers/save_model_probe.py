@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from h2o_dai_py_scoring_mlflow.packaging import save_model
-from h2o_dai_py_scoring_mlflow.pipeline import open_export
+from h2o_dai_py_scoring_mlflow.export.reading import open_export
+from h2o_dai_py_scoring_mlflow.model.packaging import save_model
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 
 

@@ -62,7 +62,7 @@ def main():
 def run(args):
     import pandas as pd
 
-    from h2o_dai_py_scoring_mlflow.pipeline import example_columns, open_pipeline_folder
+    from h2o_dai_py_scoring_mlflow.export.reading import example_columns, open_pipeline_folder
 
     pipeline = open_pipeline_folder(__import__("pathlib").Path(args.pipeline))
     scorer = importlib.import_module(pipeline.scorer_module).Scorer()

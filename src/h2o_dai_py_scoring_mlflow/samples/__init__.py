@@ -1,12 +1,14 @@
 """The synthetic DAI export builder: the embedded demo default and every test's fixture.
 
-The builder needs numpy and pandas; it is imported on first use so that importing this package
-(for :data:`KINDS`, e.g. by the CLI) stays light.
+Runs on the caller's Python (numpy and pandas; imported on first use so that importing this
+package, e.g. for :data:`KINDS` by the CLI, stays light). ``wheel_sources/`` is not run here: it
+becomes the export's two wheels and runs in the export's scorer environment. May import
+``errors`` and its own modules only.
 """
 
 from typing import TYPE_CHECKING, Any
 
-KINDS = ("binary", "multiclass", "regression", "timeseries")
+from .kinds import KINDS
 
 if TYPE_CHECKING:
     from .builder import LICENSE_NAME, PIPELINE_FOLDER, ZIP_NAME, SampleResult, build_sample

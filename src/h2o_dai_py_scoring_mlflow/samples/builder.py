@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Dict
 
 from ..errors import SampleError
-from . import KINDS, export_files, fitting, wheels
+from . import fitting, pipeline_files, wheels
 from .datasets import make_dataset
+from .kinds import KINDS
 from .wheel_sources.h2oaicore import licensing
 
 PIPELINE_FOLDER = "scoring-pipeline"
@@ -158,29 +159,29 @@ def _write_export(kind: str, folder: Path, *, rows: int, seed: int) -> str:
     )
     core_spec = wheels.WheelSpec(
         "h2oaicore",
-        export_files.DAI_VERSION,
+        pipeline_files.DAI_VERSION,
         "cp38-cp38-linux_x86_64",
         "H2O Driverless AI core runtime",
         requires=("numpy", "pandas", "psutil", "tabulate"),
     )
-    names = export_files.ExportNames(key, scorer_spec.filename, core_spec.filename)
+    names = pipeline_files.ExportNames(key, scorer_spec.filename, core_spec.filename)
     scorer_files = wheels.package_files(_SOURCES / "experiment", names.module)
     pickled = pickle.dumps(model, protocol=4)
     scorer_files[f"{names.module}/fitted_model.pickle"] = gzip.compress(pickled, mtime=0)
     wheels.write_wheel(scorer_spec, scorer_files, folder)
     wheels.write_wheel(core_spec, wheels.package_files(_SOURCES / "h2oaicore", "h2oaicore"), folder)
     texts: Dict[str, str] = {
-        "requirements.txt": export_files.requirements_txt(names),
-        "req_constraints_deps.txt": export_files.constraints_txt(),
-        "environment.yml": export_files.environment_yml(),
-        "example.py": export_files.example_py(dataset, names),
-        "run_example.sh": export_files.run_example_sh(),
-        "http_server.py": export_files.http_server_py(dataset, names),
+        "requirements.txt": pipeline_files.requirements_txt(names),
+        "req_constraints_deps.txt": pipeline_files.constraints_txt(),
+        "environment.yml": pipeline_files.environment_yml(),
+        "example.py": pipeline_files.example_py(dataset, names),
+        "run_example.sh": pipeline_files.run_example_sh(),
+        "http_server.py": pipeline_files.http_server_py(dataset, names),
         "http_server_requirements.txt": "tornado==6.0.4\n",
         "tcp_server_requirements.txt": "thrift==0.11.0\n",
     }
     all_files = [*texts, "README.txt", scorer_spec.filename, core_spec.filename]
-    texts["README.txt"] = export_files.readme_txt(names, all_files)
+    texts["README.txt"] = pipeline_files.readme_txt(names, all_files)
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
     (folder / "run_example.sh").chmod(0o755)

@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from . import KINDS
+from .kinds import KINDS
 
 EXAMPLE_ROWS = 12
 

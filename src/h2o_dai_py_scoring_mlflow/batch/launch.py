@@ -1,0 +1,254 @@
+"""Batch scoring from any caller: find the export, provision its 3.8 environment, run it there.
+
+The source is an export (``scoring_dir``: folder, scorer.zip or dbfs:/ path) or a model logged by
+this package (``model_uri``: ``runs:/``, ``models:/``, or a local model folder; remote ones are
+downloaded with the caller's MLflow). Either way the export's own scorer runs in the cached
+scoring environment, through :mod:`.inside`, in the foreground: its progress shows on our
+stderr and it stops when we stop. When an MLflow run is active, rows, seconds and rows/s are
+logged to it as metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from urllib.parse import urlparse
+
+import yaml
+
+from ..bridge.tracking import log_run_metrics
+from ..errors import DaiMlflowError, ScoreInputError
+from ..export.reading import example_columns, local_path, open_export, open_pipeline_folder
+from ..export.requirements import ARTIFACTS_FOLDER, export_requirements
+from ..export.schema import read_input_schema
+from ..runtime import processes
+from ..runtime.project import shims_dir
+from ..runtime.scorer import scoring_environment
+from ..settings import PYARROW_VERSION, Settings
+from .job import BatchJob, ColumnSpec, ExampleValue, ScorerJob, check_paths
+
+INSIDE_MODULE = "h2o_dai_py_scoring_mlflow.batch.inside"
+
+_MODEL_TIP = "Pass a model logged by `dai-mlflow log-model` (runs:/, models:/ or its folder)."
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """What `dai-mlflow score`, the `score` entry point and the Python API were asked to do."""
+
+    input_path: str
+    output_path: str
+    scoring_dir: Optional[str] = None
+    model_uri: Optional[str] = None
+    batch_size: Optional[int] = None
+    apply_data_recipes: Optional[bool] = None
+    keep_columns: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """The finished run: rows, time, where the output went, and the run that got the metrics."""
+
+    rows: int
+    batches: int
+    seconds: float
+    rows_per_second: float
+    output_path: str
+    prediction_columns: List[str]
+    ignored_columns: List[str] = field(default_factory=list)
+    batch_size: int = 0
+    peak_memory_mib: float = 0.0
+    metrics_run_id: Optional[str] = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+@dataclass(frozen=True)
+class _Source:
+    pipeline: Path
+    apply_data_recipes: bool
+
+
+def _check_request(request: ScoreRequest) -> None:
+    if bool(request.scoring_dir) == bool(request.model_uri):
+        raise ScoreInputError(
+            "Pass exactly one of scoring_dir (a DAI export) and model_uri (a logged model).",
+            tip="e.g. --scoring-dir scorer.zip, or --model-uri models:/name/1.",
+        )
+
+
+@contextlib.contextmanager
+def _export_source(scoring_dir: str) -> Iterator[_Source]:
+    with open_export(scoring_dir) as pipeline:
+        yield _Source(pipeline.folder, False)
+
+
+def _model_config(model_dir: Path) -> Dict[str, Any]:
+    try:
+        mlmodel = yaml.safe_load((model_dir / "MLmodel").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScoreInputError(
+            f"{model_dir}: no readable MLmodel file ({exc}).", tip=_MODEL_TIP
+        ) from None
+    flavor = (mlmodel or {}).get("flavors", {}).get("python_function", {})
+    config = flavor.get("model_config") or {}
+    return dict(config) if isinstance(config, dict) else {}
+
+
+@contextlib.contextmanager
+def _model_source(model_uri: str) -> Iterator[_Source]:
+    """A local (or dbfs:/) model folder as is; any other URI downloaded to a temporary folder."""
+    scheme = urlparse(model_uri).scheme
+    if scheme in ("", "file", "dbfs"):
+        local = local_path(model_uri[len("file://") :] if scheme == "file" else model_uri)
+        if not local.is_dir():
+            raise ScoreInputError(f"The model folder {local} does not exist.", tip=_MODEL_TIP)
+        yield _model_folder(local)
+        return
+    with tempfile.TemporaryDirectory(prefix="dai-mlflow-model-") as scratch:
+        yield _model_folder(_download_model(model_uri, Path(scratch)))
+
+
+def _download_model(model_uri: str, target: Path) -> Path:
+    import mlflow  # noqa: PLC0415  # the caller's MLflow, any version
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    try:
+        return Path(
+            mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(target))
+        )
+    except (MlflowException, OSError) as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise ScoreInputError(
+            f"Cannot download the model {model_uri} from {mlflow.get_tracking_uri()}: {first}",
+            tip="Check the URI and MLFLOW_TRACKING_URI (and MLFLOW_REGISTRY_URI for models:/).",
+        ) from None
+
+
+def _model_folder(model_dir: Path) -> _Source:
+    config = _model_config(model_dir)
+    pipeline = model_dir / ARTIFACTS_FOLDER
+    if not pipeline.is_dir():
+        raise ScoreInputError(
+            f"{model_dir} has no {ARTIFACTS_FOLDER}/: it is not a DAI model logged by dai-mlflow.",
+            tip=_MODEL_TIP,
+        )
+    return _Source(pipeline, bool(config.get("apply_data_recipes", False)))
+
+
+def _extra_requirements(settings: Settings, pipeline: Path, parquet: bool) -> Tuple[str, ...]:
+    if not parquet or export_requirements(pipeline).installs("pyarrow"):
+        return ()
+    if not settings.pyarrow_version:
+        raise ScoreInputError(
+            "Parquet files need pyarrow, and the export does not pin it while "
+            f"{PYARROW_VERSION.name}=none.",
+            tip=f"Unset {PYARROW_VERSION.name} (default 17.0.0) or use CSV / JSON lines.",
+        )
+    return (f"pyarrow=={settings.pyarrow_version}",)
+
+
+def score_file(
+    settings: Settings,
+    request: ScoreRequest,
+    *,
+    echo: bool = False,
+    extra_env: Optional[Mapping[str, str]] = None,
+) -> ScoreSummary:
+    """Score ``request.input_path`` into ``request.output_path`` with the export's own scorer."""
+    _check_request(request)
+    input_path = local_path(request.input_path).resolve()
+    output_path = local_path(request.output_path).resolve()
+    batch_size = settings.batch_size if request.batch_size is None else request.batch_size
+    formats = check_paths(BatchJob(input_path, output_path, batch_size, request.keep_columns))
+    parquet = any(fmt.needs_pyarrow for fmt in formats)
+    source_context = (
+        _export_source(request.scoring_dir)
+        if request.scoring_dir
+        else _model_source(str(request.model_uri))
+    )
+    with source_context as source:
+        # Read what the inside process needs first: a broken export fails before any 3.8 work.
+        scorer_module = open_pipeline_folder(source.pipeline).scorer_module
+        columns, example_row = _columns(source.pipeline), _example_row(source.pipeline)
+        extra = _extra_requirements(settings, source.pipeline, parquet)
+        scoring = scoring_environment(
+            settings, source.pipeline, echo=echo, extra_requirements=extra
+        )
+        apply_data_recipes = (
+            source.apply_data_recipes
+            if request.apply_data_recipes is None
+            else request.apply_data_recipes
+        )
+        job = ScorerJob(
+            batch=BatchJob(input_path, output_path, batch_size, request.keep_columns),
+            columns=columns,
+            scorer_module=scorer_module,
+            example_row=example_row,
+            shims=shims_dir(),
+            apply_data_recipes=apply_data_recipes,
+            parent_pid=os.getpid(),
+            diag=settings.diag,
+        )
+        payload = _run_inside(scoring.environment.python, job, extra_env)
+    result: Dict[str, Any] = payload["result"]
+    summary = ScoreSummary(
+        rows=int(result["rows"]),
+        batches=int(result["batches"]),
+        seconds=float(result["seconds"]),
+        rows_per_second=float(result["rows"]) / max(float(result["seconds"]), 1e-9),
+        output_path=str(result["output_path"]),
+        prediction_columns=list(result["prediction_columns"]),
+        ignored_columns=list(result["ignored_columns"]),
+        batch_size=batch_size,
+        peak_memory_mib=round(float(payload["peak_memory_mib"]), 1),
+    )
+    run_id = log_run_metrics(
+        {
+            "rows": float(summary.rows),
+            "seconds": summary.seconds,
+            "rows_per_second": summary.rows_per_second,
+        }
+    )
+    return replace(summary, metrics_run_id=run_id)
+
+
+def _columns(pipeline: Path) -> Tuple[ColumnSpec, ...]:
+    schema = read_input_schema(pipeline)
+    return tuple(ColumnSpec(c.name, c.mlflow_type, c.dtype) for c in schema.columns)
+
+
+def _example_row(pipeline: Path) -> Tuple[ExampleValue, ...]:
+    columns = example_columns(pipeline / "example.py")
+    return tuple(ExampleValue(name, dtype, values[0]) for name, dtype, values in columns)
+
+
+def _run_inside(
+    python: Path, job: ScorerJob, extra_env: Optional[Mapping[str, str]]
+) -> Dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="dai-mlflow-batch-") as scratch:
+        job_file, result_file = Path(scratch) / "job.json", Path(scratch) / "result.json"
+        job_file.write_text(job.to_json(), encoding="utf-8")
+        argv: List[processes.Arg] = [
+            python, "-m", INSIDE_MODULE,
+            "--job", job_file, "--result", result_file,
+        ]  # fmt: skip
+        code = processes.run_attached(
+            argv, env=processes.child_environment(extra_env), cwd=Path(scratch)
+        )
+        if not result_file.is_file():
+            raise DaiMlflowError(
+                f"Scoring stopped inside Python 3.8 (exit code {code}) without a result; "
+                f"nothing was written to {job.batch.output_path}.",
+                tip="The error is printed above; set H2O_DAI_MLFLOW_DIAG=1 for more detail.",
+            )
+        payload: Dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
+    if "error" in payload:
+        raise DaiMlflowError(str(payload["error"]), tip=payload.get("tip"))
+    return payload

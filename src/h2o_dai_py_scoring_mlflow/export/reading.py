@@ -1,0 +1,177 @@
+"""Open a DAI scoring-pipeline export (a folder or a .zip), safely, and read what matters in it.
+
+A zip may hold the files in one top folder or flat; it is extracted into a temporary folder that
+is removed afterwards, refusing absolute paths, ``..``, links and archives larger than
+:data:`MAX_EXTRACTED_BYTES`. ``dbfs:/`` paths are read through the ``/dbfs`` FUSE mount.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import shutil
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple
+
+from ..errors import ExportError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCORER_WHEEL_GLOB = "scoring_h2oai_experiment_*.whl"
+MAX_EXTRACTED_BYTES = 32 * 2**30
+_TIP = "Pass the scoring-pipeline/ folder or the scorer.zip that Driverless AI exported."
+
+
+def local_path(location: str) -> Path:
+    """``dbfs:/x`` -> ``/dbfs/x``; anything else as a local path."""
+    if location.startswith("dbfs:/"):
+        return Path("/dbfs") / location[len("dbfs:/") :].lstrip("/")
+    return Path(location).expanduser()
+
+
+def _check_member(archive: Path, info: zipfile.ZipInfo) -> None:
+    name = PurePosixPath(info.filename)
+    if name.is_absolute() or ".." in name.parts or info.filename.startswith("\\"):
+        raise ExportError(
+            f"{archive}: entry {info.filename!r} would be written outside the export folder; "
+            "nothing was extracted.",
+            tip="The archive is unsafe; download the export from Driverless AI again.",
+        )
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise ExportError(
+            f"{archive}: entry {info.filename!r} is a symbolic link; nothing was extracted.",
+            tip="The archive is unsafe; download the export from Driverless AI again.",
+        )
+
+
+def _extract(archive: Path, target: Path) -> None:
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            members = bundle.infolist()
+            for info in members:
+                _check_member(archive, info)
+            total = sum(info.file_size for info in members)
+            if total > MAX_EXTRACTED_BYTES:
+                raise ExportError(
+                    f"{archive}: would extract {total} bytes, more than the "
+                    f"{MAX_EXTRACTED_BYTES}-byte limit; nothing was extracted.",
+                    tip="Check that this is a DAI scoring pipeline export.",
+                )
+            bundle.extractall(target)
+    except zipfile.BadZipFile as exc:
+        raise ExportError(f"{archive} is not a valid zip file ({exc}).", tip=_TIP) from None
+
+
+def _pipeline_root(location: Path, searched: Path) -> Path:
+    wheels = sorted(searched.rglob(SCORER_WHEEL_GLOB))
+    folders = sorted({w.parent for w in wheels})
+    if not wheels:
+        raise ExportError(f"No {SCORER_WHEEL_GLOB} in {location}.", tip=_TIP)
+    if len(folders) > 1:
+        raise ExportError(f"{location} holds more than one scoring pipeline folder.", tip=_TIP)
+    return folders[0]
+
+
+@contextlib.contextmanager
+def open_export(location: str) -> Iterator[ScoringPipeline]:
+    """The export at ``location`` (folder, scorer.zip or dbfs:/ path), checked; zips are extracted
+    to a temporary folder that is removed when the block ends."""
+    path = local_path(location)
+    if path.is_dir():
+        root = path if any(path.glob(SCORER_WHEEL_GLOB)) else _pipeline_root(path, path)
+        yield open_pipeline_folder(root)
+        return
+    if not path.exists():
+        raise ExportError(f"{location} does not exist.", tip=_TIP)
+    if not zipfile.is_zipfile(path):
+        zip_named = path.suffix.lower() == ".zip"
+        what = "is not a valid zip file (corrupt or truncated)" if zip_named else "is not a folder"
+        raise ExportError(f"{path} {what}.", tip=_TIP)
+    scratch = Path(tempfile.mkdtemp(prefix="dai-mlflow-export-"))
+    try:
+        _extract(path, scratch)
+        yield open_pipeline_folder(_pipeline_root(path, scratch))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ScoringPipeline:
+    """An export folder and the names that matter in it."""
+
+    folder: Path
+    scorer_wheel: Path
+
+    @property
+    def scorer_module(self) -> str:
+        """The importable module: the wheel filename before its first ``-``."""
+        return self.scorer_wheel.name.split("-", 1)[0]
+
+    @property
+    def example_py(self) -> Path:
+        return self.folder / "example.py"
+
+
+def open_pipeline_folder(folder: Path) -> ScoringPipeline:
+    """Check ``folder`` is a scoring-pipeline export with exactly one scorer wheel."""
+    if not folder.is_dir():
+        raise ExportError(f"{folder} is not a folder.", tip=_TIP)
+    wheels = sorted(folder.glob(SCORER_WHEEL_GLOB))
+    if not wheels:
+        raise ExportError(f"No {SCORER_WHEEL_GLOB} in {folder}.", tip=_TIP)
+    if len(wheels) > 1:
+        names = ", ".join(w.name for w in wheels)
+        raise ExportError(
+            f"{folder} holds {len(wheels)} scorer wheels ({names}); expected exactly one.",
+            tip="Keep only the wheel of the experiment you want to deploy.",
+        )
+    return ScoringPipeline(folder=folder, scorer_wheel=wheels[0])
+
+
+def _series_call(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "Series"
+        and bool(node.args)
+    )
+
+
+def example_columns(example_py: Path) -> List[Tuple[str, str, List[Any]]]:
+    """``(name, dtype, values)`` of each ``pd.Series([...], name=..., dtype=...)`` in example.py."""
+    try:
+        tree = ast.parse(example_py.read_text(encoding="utf-8"), filename=str(example_py))
+    except FileNotFoundError:
+        raise ExportError(f"{example_py} is missing.", tip="Re-download the export.") from None
+    except SyntaxError as exc:
+        raise ExportError(f"{example_py} line {exc.lineno}: not valid Python.") from None
+    columns = []
+    for node in ast.walk(tree):
+        if not _series_call(node):
+            continue
+        assert isinstance(node, ast.Call)
+        keywords: Dict[str, Any] = {}
+        for keyword in node.keywords:
+            if keyword.arg in ("name", "dtype"):
+                keywords[keyword.arg] = ast.literal_eval(keyword.value)
+        if "name" in keywords:
+            values = ast.literal_eval(node.args[0])
+            columns.append(
+                (str(keywords["name"]), str(keywords.get("dtype", "object")), list(values))
+            )
+    if not columns:
+        raise ExportError(f"{example_py} has no pd.Series(..., name=...) example rows.")
+    return columns
+
+
+def example_frame(example_py: Path) -> pd.DataFrame:
+    """example.py's rows as a DataFrame, each column with the dtype example.py gives it."""
+    import pandas as pd  # noqa: PLC0415  # callers that only read the export stay pandas-free
+
+    columns = example_columns(example_py)
+    return pd.concat([pd.Series(v, name=n, dtype=d) for n, d, v in columns], axis=1)
