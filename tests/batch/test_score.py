@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from helpers.cli import cli_env, dai_mlflow
 
 from h2o_dai_py_scoring_mlflow import score_driverless_file
 from h2o_dai_py_scoring_mlflow.batch.job import CSV, JSON_LINES, PARQUET, file_format
+from h2o_dai_py_scoring_mlflow.batch.launch import _model_folder
 from h2o_dai_py_scoring_mlflow.batch.loop import PARTIAL_SUFFIX, Progress, remove_stale_partials
 from h2o_dai_py_scoring_mlflow.entrypoint_cli import column_names
 from h2o_dai_py_scoring_mlflow.errors import ScoreInputError
@@ -647,3 +649,16 @@ def test_a_bad_license_is_one_clear_error_that_never_shows_the_key(
     assert "The Driverless AI license is missing or invalid" in done.stderr
     assert key not in done.stderr + done.stdout
     assert not (tmp_path / "o.csv").exists() and leftovers(tmp_path) == []
+
+
+def test_a_logged_models_own_apply_data_recipes_is_the_default(tmp_path: Path) -> None:
+    """score --model-uri takes apply_data_recipes from the model's MLmodel (the pyfunc flavor's
+    `config`, where save_model(model_config=...) puts it) unless told otherwise."""
+    model = tmp_path / "model"
+    shutil.copytree(REPO / "tests" / "fixtures" / "models" / "flat-layout-binary", model)
+    (model / "artifacts" / "scoring-pipeline").mkdir(parents=True)
+    assert _model_folder(model).apply_data_recipes is False
+    mlmodel = model / "MLmodel"
+    text = mlmodel.read_text()
+    mlmodel.write_text(text.replace("apply_data_recipes: false", "apply_data_recipes: true", 1))
+    assert _model_folder(model).apply_data_recipes is True

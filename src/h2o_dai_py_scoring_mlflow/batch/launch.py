@@ -97,7 +97,8 @@ def _model_config(model_dir: Path) -> Dict[str, Any]:
             f"{model_dir}: no readable MLmodel file ({exc}).", tip=_MODEL_TIP
         ) from None
     flavor = (mlmodel or {}).get("flavors", {}).get("python_function", {})
-    config = flavor.get("model_config") or {}
+    # save_model(model_config=...) lands in the flavor's `config` key.
+    config = flavor.get("config") or {}
     return dict(config) if isinstance(config, dict) else {}
 
 
