@@ -24,11 +24,12 @@ class DaiMlflowError(Exception):
 
 
 def error_lines(exc: DaiMlflowError) -> List[str]:
-    """How the CLI and the entry points report an error: one ERROR line, details, one TIP line."""
+    """How the CLI and the entry points report an error: one ERROR line, its details indented,
+    then one TIP line per line of the tip."""
     first, *rest = exc.message.splitlines() or [""]
     lines = [f"ERROR: {first}", *(f"  {line}" for line in rest)]
     if exc.tip:
-        lines.append(f"TIP: {exc.tip}")
+        lines.extend(f"TIP: {line}" for line in exc.tip.splitlines())
     return lines
 
 
@@ -92,6 +93,19 @@ class CommandError(DaiMlflowError):
         self.argv = tuple(argv)
         self.returncode = returncode
         self.output_tail = tail
+
+
+class CommandTimeoutError(CommandError):
+    """A subprocess ran past its time limit; it and everything it started were stopped."""
+
+    def __init__(self, argv: Sequence[str], seconds: float, output_tail: str) -> None:
+        super().__init__(argv, -1, output_tail)
+        self.message = (
+            f"Command timed out after {seconds:.0f} s and was stopped: {' '.join(argv)}"
+            + (f"\n{self.output_tail}" if self.output_tail else "")
+        )
+        self.tip = "Check that the program is not waiting for input or a network; retry."
+        self.seconds = seconds
 
 
 class EnvironmentBuildError(DaiMlflowError):

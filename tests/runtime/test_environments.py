@@ -185,3 +185,51 @@ def test_environment_carries_this_package_when_asked(python38: Interpreter, tmp_
     )
     code = "import h2o_dai_py_scoring_mlflow.export.reading as p; print(p.__file__)"
     assert str(env.path) in processes.run([env.python, "-c", code]).stdout
+
+
+def _commands_mentioning(text: str) -> List[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in command and state != "Z":
+            found.append(command)
+    return found
+
+
+def test_killing_only_the_builder_stops_its_installer_and_the_next_build_sweeps_it(
+    python38: Interpreter, tmp_path: Path
+) -> None:
+    """`kill -9` of the builder process alone (not its group): uv, its child, is told by the
+    kernel and stops writing; the next build of any environment removes the abandoned staging."""
+    flag = tmp_path / "hold-the-build"
+    flag.write_text("")
+    project = _slow_sdist(tmp_path, flag)
+    root = tmp_path / "envs"
+    proc = _builder(python38, root, f"slowpkg @ file://{project}")
+
+    def staging() -> List[Path]:
+        return [p for p in root.glob(".tmp-*")] if root.exists() else []
+
+    def installing() -> bool:
+        return any(
+            "pip install" in command and str(folder) in command
+            for folder in staging()
+            for command in _commands_mentioning(str(folder))
+        )
+
+    try:
+        assert _wait_for(installing, 60)
+        time.sleep(1.0)
+        folder = staging()[0]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert _wait_for(lambda: not _commands_mentioning(str(folder)), 15)
+        assert folder.exists()
+        env = ensure_environment(EnvironmentSpec(python38, SMALL, label="next"), _settings(root))
+        assert env.created and staging() == []
+    finally:
+        flag.unlink()

@@ -70,7 +70,7 @@ def _artifact_root(uri: str, cwd: Path) -> str:
     return (cwd / "mlruns").resolve().as_uri()
 
 
-def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_healthy(url: str, server: subprocess.Popen[str], log: Path) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:

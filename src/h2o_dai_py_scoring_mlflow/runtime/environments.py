@@ -16,6 +16,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -34,6 +35,7 @@ LOG = logging.getLogger(__name__)
 MARKER = ".dai-mlflow-env.json"
 _PREFIX = "dai-mlflow-"
 _TMP_PREFIX = ".tmp-"
+_STAGING = re.compile(r"^\.tmp-(dai-mlflow-[a-z]+-[0-9a-f]{20})-")
 _TOOL_PACKAGE = PACKAGE_DIR.name
 
 
@@ -90,7 +92,8 @@ def _file_digest(path: Path) -> str:
 
 def _tool_digest() -> str:
     digest = hashlib.sha256()
-    for relative, path in _tool_files():
+    # Sorted by name: a checkout and an installed copy list the same files in different orders.
+    for relative, path in sorted(_tool_files()):
         digest.update(relative.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -132,6 +135,7 @@ def ensure_environment(
         return cached
     root = settings.env_root
     target = root / spec.folder_name()
+    sweep_abandoned_builds(root)
     with _locked(root, target.name):
         if _is_complete(target, spec):
             return PythonEnvironment(target, created=False)
@@ -146,6 +150,38 @@ def _is_complete(target: Path, spec: EnvironmentSpec) -> bool:
     except (OSError, ValueError):
         return False
     return bool(marker.get("key") == spec.key() and (target / "bin" / "python").exists())
+
+
+def sweep_abandoned_builds(root: Path) -> List[Path]:
+    """Remove the staging folders of builds whose builder is gone (its lock is free)."""
+    removed: List[Path] = []
+    targets = {m.group(1) for m in map(_STAGING.match, (p.name for p in root.glob(".tmp-*"))) if m}
+    for name in sorted(targets):
+        with _try_locked(root, name) as acquired:
+            if not acquired:
+                continue
+            for stale in root.glob(f"{_TMP_PREFIX}{name}-*"):
+                LOG.info("Removing an abandoned build: %s", stale)
+                shutil.rmtree(stale, ignore_errors=True)
+                removed.append(stale)
+    return removed
+
+
+@contextlib.contextmanager
+def _try_locked(root: Path, name: str) -> Iterator[bool]:
+    """Hold the build lock of ``name`` if nobody else does; yield whether we got it."""
+    locks = root / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with (locks / f"{name}.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -217,6 +253,9 @@ def _build_with_uv(
 ) -> None:
     env = processes.child_environment()
     python = staging / "bin" / "python"
+    # Byte-compiled as pip would: every later start imports MLflow and pandas from .pyc files,
+    # also where PYTHONDONTWRITEBYTECODE is set or the environment is read-only.
+    install: List[processes.Arg] = [uv, "pip", "install", "--compile-bytecode", "--python", python]
     processes.run(
         [
             uv,
@@ -232,14 +271,8 @@ def _build_with_uv(
         echo=echo,
     )
     if spec.build_requirements:
-        processes.run(
-            [uv, "pip", "install", "--python", python, *spec.build_requirements],
-            env=env,
-            echo=echo,
-        )
-    processes.run(
-        [uv, "pip", "install", "--python", python, "-r", requirements], env=env, echo=echo
-    )
+        processes.run([*install, *spec.build_requirements], env=env, echo=echo)
+    processes.run([*install, "-r", requirements], env=env, echo=echo)
 
 
 def _build_with_pip(

@@ -28,6 +28,9 @@ _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 _PROBE = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
 _DOWNLOAD_RETRY_SECONDS = 24 * 3600
 _DOWNLOAD_MEMO = ".dai-mlflow-python-downloads.json"
+# The environment variables that change where interpreters are looked for.
+_SEARCH_VARIABLES = ("PATH", "PYENV_ROOT", "UV_PYTHON_INSTALL_DIR", "HOME")
+_RESOLVED: Dict[Tuple[object, ...], Resolution] = {}
 
 
 @dataclass(frozen=True, order=True)
@@ -110,8 +113,28 @@ def resolve_interpreter(
     pin: str,
     environ: Optional[Mapping[str, str]] = None,
 ) -> Resolution:
-    """Choose the interpreter per the module docstring; ``pin`` comes from python_env.yaml."""
+    """Choose the interpreter per the module docstring; ``pin`` comes from python_env.yaml.
+
+    A process resolves each question once: later calls with the same settings, pin and search
+    paths get the same answer without probing again (and the fallback warning is not repeated).
+    """
     env = os.environ if environ is None else environ
+    key = (
+        pin,
+        settings.python,
+        settings.python_version,
+        settings.python_strict,
+        settings.python_downloads,
+        settings.uv,
+        settings.env_root,
+        *(env.get(name) for name in _SEARCH_VARIABLES),
+    )
+    if key not in _RESOLVED:
+        _RESOLVED[key] = _resolve(settings, pin, env)
+    return _RESOLVED[key]
+
+
+def _resolve(settings: Settings, pin: str, env: Mapping[str, str]) -> Resolution:
     wanted = PythonVersion.parse(settings.python_version or pin)
     if settings.python is not None:
         return _explicit(settings.python, wanted)

@@ -3,20 +3,27 @@
 Rules: argv lists only (never a shell), interpreters are called as ``<env>/bin/python -m ...``
 (never "activated"), and every child gets an explicit, scrubbed environment built here, so the
 parent's ``os.environ`` is never edited to steer a child.
+
+Lifetime: every child runs in its own process group and asks the kernel (Linux) for SIGTERM when
+the process that started it dies, even by ``kill -9``. Interrupting us (Ctrl-C, or SIGTERM/SIGHUP
+turned into the same exception by the CLI) and time limits stop the child's whole group: SIGTERM,
+then SIGKILL after a grace period.
 """
 
 from __future__ import annotations
 
 import collections
+import ctypes
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ..errors import CommandError
+from ..errors import CommandError, CommandTimeoutError
 
 # Variables that leak a foreign Python or Spark into a child (Databricks sets all of these).
 _SCRUBBED = (
@@ -31,8 +38,44 @@ _SCRUBBED = (
 )
 _SCRUBBED_PREFIXES = ("PYSPARK_",)
 _TAIL_LINES = 40
+_GRACE_S = 10.0
+_PR_SET_PDEATHSIG = 1
 
 Arg = Union[str, Path]
+
+
+def _load_prctl() -> Optional[Callable[..., int]]:
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    return prctl
+
+
+_PRCTL = _load_prctl()
+
+
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: handled like Ctrl-C, so every clean-up runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise StopSignal(signum)
+
+
+def interrupt_on_stop_signals() -> None:
+    """Make SIGTERM and SIGHUP run the same clean-up as Ctrl-C (for the CLI and entry points)."""
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _raise_stop)
+
+
+def exit_code_for(interrupt: KeyboardInterrupt) -> int:
+    """128 + the signal number, as shells report a process stopped by it."""
+    signum = interrupt.signum if isinstance(interrupt, StopSignal) else int(signal.SIGINT)
+    return 128 + signum
 
 
 def child_environment(
@@ -56,6 +99,77 @@ def child_environment(
     return env
 
 
+def _bound_to(parent: int) -> Callable[[], None]:
+    """The pre-exec hook of every child: die (SIGTERM) with the process that started it."""
+
+    def hook() -> None:
+        if _PRCTL is not None:
+            _PRCTL(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        if os.getppid() != parent:  # it died between fork and prctl
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return hook
+
+
+def _popen(args: List[str], **kwargs: object) -> subprocess.Popen[str]:
+    try:
+        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]  # kwargs pass through
+            args,
+            start_new_session=True,
+            preexec_fn=_bound_to(os.getpid()),  # noqa: PLW1509  # prctl must run in the child
+            **kwargs,
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(args, 127, str(exc)) from exc
+
+
+def stop_group(proc: subprocess.Popen[str], *, grace: float = _GRACE_S) -> None:
+    """Stop ``proc`` and everything in its process group: SIGTERM, then SIGKILL."""
+    if proc.poll() is not None:
+        _kill_group(proc.pid, signal.SIGKILL)  # stragglers it left behind
+        return
+    _kill_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+    _kill_group(proc.pid, signal.SIGKILL)
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return
+
+
+class _Watch:
+    """Stops ``proc`` when ``guard`` exits first (a server the child depends on)."""
+
+    def __init__(self, proc: subprocess.Popen[str], guard: Optional[subprocess.Popen[str]]):
+        self.tripped = False
+        self._done = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        if guard is not None:
+            self._thread = threading.Thread(target=self._run, args=(proc, guard), daemon=True)
+            self._thread.start()
+
+    def _run(self, proc: subprocess.Popen[str], guard: subprocess.Popen[str]) -> None:
+        while not self._done.wait(0.25):
+            if proc.poll() is not None:
+                return
+            if guard.poll() is not None:
+                self.tripped = True
+                _kill_group(proc.pid, signal.SIGTERM)
+                return
+
+    def close(self) -> None:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 def run(
     argv: Sequence[Arg],
     *,
@@ -65,73 +179,87 @@ def run(
     echo: bool = False,
     check: bool = True,
     echo_skip: Sequence[str] = (),
+    guard: Optional[subprocess.Popen[str]] = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to completion and return its output.
 
     Without ``echo`` stdout and stderr are captured apart; with ``echo`` they are merged into
     ``stdout`` and also streamed to our stderr as they arrive (progress for long builds), except
-    lines starting with one of ``echo_skip``.
-    A non-zero exit raises :class:`CommandError` with the tail of the output, unless ``check``
-    is false.
+    lines starting with one of ``echo_skip``. A non-zero exit raises :class:`CommandError` with
+    the tail of the output, unless ``check`` is false; running past ``timeout`` seconds raises
+    :class:`CommandTimeoutError`. If ``guard`` (a process the child depends on) exits first, the
+    child is stopped and its exit code returned (the caller knows why).
     """
     args = [str(a) for a in argv]
     child_env = dict(env) if env is not None else child_environment()
-    if not echo:
-        try:
-            done = subprocess.run(
-                args,
-                env=child_env,
-                cwd=cwd,
-                timeout=timeout,
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                check=False,
-            )
-        except FileNotFoundError as exc:
-            raise CommandError(args, 127, str(exc)) from exc
-        if check and done.returncode != 0:
-            output = (done.stdout + "\n" + done.stderr).splitlines()
-            raise CommandError(args, done.returncode, _tail(output))
-        return done
-    return _run_echoing(
-        args, env=child_env, cwd=cwd, timeout=timeout, check=check, skip=tuple(echo_skip)
+    proc = _popen(
+        args,
+        env=child_env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if echo else subprocess.PIPE,
+        text=True,
     )
-
-
-def _run_echoing(
-    args: List[str],
-    *,
-    env: Mapping[str, str],
-    cwd: Optional[Path],
-    timeout: Optional[float],
-    check: bool,
-    skip: Tuple[str, ...],
-) -> subprocess.CompletedProcess[str]:
-    lines: List[str] = []
+    watch = _Watch(proc, guard)
     try:
-        proc = subprocess.Popen(
-            args,
-            env=dict(env),
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-    except FileNotFoundError as exc:
-        raise CommandError(args, 127, str(exc)) from exc
+        if echo:
+            stdout, stderr = _echo(proc, args, tuple(echo_skip), timeout), ""
+        else:
+            stdout, stderr = _communicate(proc, args, timeout)
+    except BaseException:
+        stop_group(proc)
+        raise
+    finally:
+        watch.close()
+    _kill_group(proc.pid, signal.SIGKILL)  # anything it left running in its group
+    if check and proc.returncode != 0 and not watch.tripped:
+        output = (stdout + "\n" + stderr).splitlines()
+        raise CommandError(args, proc.returncode, _tail(output))
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+def _communicate(
+    proc: subprocess.Popen[str], args: List[str], timeout: Optional[float]
+) -> Tuple[str, str]:
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group(proc)
+        stdout, stderr = proc.communicate()
+        tail = _tail(((stdout or "") + "\n" + (stderr or "")).splitlines())
+        raise CommandTimeoutError(args, float(timeout or 0), tail) from None
+
+
+def _echo(
+    proc: subprocess.Popen[str], args: List[str], skip: Tuple[str, ...], timeout: Optional[float]
+) -> str:
+    """Stream the child's merged output to our stderr; return all of it."""
+    lines: List[str] = []
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        _kill_group(proc.pid, signal.SIGTERM)
+
+    timer = threading.Timer(timeout, expire) if timeout is not None else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     assert proc.stdout is not None
-    with proc:
+    try:
         for line in proc.stdout:
             lines.append(line)
             if not line.startswith(skip):
                 sys.stderr.write(line)
-        returncode = proc.wait(timeout=timeout)
-    output = "".join(lines)
-    if check and returncode != 0:
-        raise CommandError(args, returncode, _tail(output.splitlines()))
-    return subprocess.CompletedProcess(args, returncode, output, None)
+        proc.wait()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    if expired.is_set():
+        stop_group(proc)
+        raise CommandTimeoutError(args, float(timeout or 0), _tail(lines))
+    return "".join(lines)
 
 
 def run_attached(
@@ -139,23 +267,25 @@ def run_attached(
     *,
     env: Mapping[str, str],
     cwd: Optional[Path] = None,
+    guard: Optional[subprocess.Popen[str]] = None,
 ) -> int:
     """Run ``argv`` in the foreground, its output going straight to ours; return its exit code.
 
-    If we are interrupted, the child gets SIGTERM and is waited for. A child that must not
-    outlive us even when we are killed asks the kernel for a parent-death signal first thing
-    (as :mod:`..batch.inside` does).
+    If we are interrupted, the child's group gets SIGTERM (the child cleans up) and is waited
+    for. If ``guard`` exits first, the child is stopped the same way.
     """
     args = [str(a) for a in argv]
+    proc = _popen(args, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL)
     try:
-        proc = subprocess.Popen(args, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL)
-    except FileNotFoundError as exc:
-        raise CommandError(args, 127, str(exc)) from exc
-    try:
-        return proc.wait()
+        while True:
+            try:
+                return proc.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                if guard is not None and guard.poll() is not None:
+                    stop_group(proc)
+                    return proc.wait()
     except BaseException:
-        proc.terminate()
-        proc.wait()
+        stop_group(proc)
         raise
 
 
@@ -165,30 +295,24 @@ def start(
     log: Path,
     env: Optional[Mapping[str, str]] = None,
     cwd: Optional[Path] = None,
-) -> subprocess.Popen[bytes]:
-    """Start a background process in its own session, its output going to ``log``."""
+    pass_fds: Sequence[int] = (),
+) -> subprocess.Popen[str]:
+    """Start a background process, its output going to ``log``; stop it with :func:`stop`."""
     with log.open("wb") as sink:
-        return subprocess.Popen(
+        return _popen(
             [str(a) for a in argv],
             cwd=cwd,
             env=dict(env) if env is not None else child_environment(),
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
 
 
-def stop(proc: subprocess.Popen[bytes], *, grace: float = 15.0) -> None:
+def stop(proc: subprocess.Popen[str], *, grace: float = 15.0) -> None:
     """Stop a process started by :func:`start` and everything it started (SIGTERM, then KILL)."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=grace)
+    stop_group(proc, grace=grace)
 
 
 def _tail(lines: Sequence[str]) -> str:
