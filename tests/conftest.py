@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterator
 
@@ -86,6 +90,38 @@ def scoring_env_factory(
         return cache[kind]
 
     yield make
+
+
+@dataclass(frozen=True)
+class InstalledWheel:
+    """This package built with `uv build` and installed alone into a new venv of this Python."""
+
+    wheel: Path
+    venv: Path
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
+    folder = tmp_path_factory.mktemp("wheel")
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
+    built = subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(folder / "dist"), str(REPO)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    wheel = next((folder / "dist").glob("*.whl"))
+    venv = folder / "venv"
+    for argv in (
+        [uv, "venv", "--python", sys.executable, str(venv)],
+        [uv, "pip", "install", "--python", str(venv / "bin" / "python"), str(wheel)],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+    return InstalledWheel(wheel, venv)
 
 
 def licensed_env(license_file: Path, home: Path) -> Dict[str, str]:

@@ -22,7 +22,7 @@ from helpers.import_graph import (
 )
 
 PACKAGE = REPO / "src" / "h2o_dai_py_scoring_mlflow"
-FOUNDATION = ("errors", "settings", "version")
+FOUNDATION = ("errors", "settings", "version", "scratch")
 FACES = ("__init__", "api", "cli", "demo", "entrypoint_cli")
 # Lower layers first: a wing may import its own modules and the wings before it.
 LAYERS = (
@@ -111,8 +111,8 @@ def test_a_wing_importing_a_higher_wing_is_named(tmp_path: Path) -> None:
 
 
 def test_foundation_modules_import_only_the_standard_library(graph: PackageGraph) -> None:
-    """errors, settings and version may be imported from every wing, the scorer side included,
-    because they import nothing but the standard library (and each other)."""
+    """errors, settings, version and scratch may be imported from every wing, the scorer side
+    included, because they import nothing but the standard library (and each other)."""
     assert (
         confinement_violations(
             graph, FOUNDATION, allowed_external=(), allowed_internal=FOUNDATION, wings=WINGS
@@ -204,10 +204,13 @@ def test_a_scorer_side_import_of_another_wing_is_named(tmp_path: Path) -> None:
     assert violations == ["batch.loop:1 imports yaml", "batch.loop:2 imports runtime.processes"]
 
 
-def test_the_model_wrapper_imports_nothing_of_this_package(graph: PackageGraph) -> None:
-    """wrapper.py is copied into every model as code/h2o_dai_pyfunc_model.py, where this package
-    is not installed."""
-    assert [i.where for i in graph.imports["model.wrapper"] if i.internal] == []
+@pytest.mark.parametrize("module", ["model.wrapper", "bridge.store_server"])
+def test_standalone_modules_import_nothing_of_this_package(
+    graph: PackageGraph, module: str
+) -> None:
+    """wrapper.py is copied into every model (as code/h2o_dai_pyfunc_model.py) and
+    store_server.py is run by path with another Python's MLflow: this package is not there."""
+    assert [i.where for i in graph.imports[module] if i.internal] == []
 
 
 def test_no_module_name_repeats_a_wing_name(graph: PackageGraph) -> None:

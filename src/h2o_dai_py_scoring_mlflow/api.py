@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from .batch.launch import ScoreRequest, ScoreSummary, score_file
-from .bridge.launcher import LogModelRequest, launch_log_model
+from .bridge.launcher import LogModelRequest, build_command, run_build
 from .model.inline import inline_capable, log_model_inline
+from .model.record import BuiltModel, log_built_model, prefetch_mlflow, tracking_uri_set
+from .scratch import scratch_dir
 from .settings import Settings, load_settings
 
 
@@ -18,12 +21,34 @@ def log_model(
     echo: bool = False,
     extra_env: Optional[Mapping[str, str]] = None,
 ) -> Dict[str, Any]:
-    """Log in this process on a Python 3.8 with MLflow 2.17, else run the Project's `log_model`
-    entry point in its cached 3.8 environment. Returns run_id, model_uri, artifact_path, the
-    registered name and version, and the signature's output columns."""
+    """Log ``request``'s export as a Python 3.8 pyfunc model into the caller's tracking store.
+
+    On a Python 3.8 with MLflow 2.17 everything happens in this process. Elsewhere the Project's
+    `log_model` entry point builds the model in its cached 3.8 environment while this Python's
+    MLflow loads, and this Python logs it: its own store, run, registry and credentials, whatever
+    its MLflow version. Returns run_id, model_uri, artifact_path, the registered name and
+    version, and the signature's output columns.
+    """
     if inline_capable():
         return log_model_inline(settings, request, extra_env=extra_env)
-    return launch_log_model(settings, request, echo=echo, extra_env=extra_env)
+    with scratch_dir("model") as scratch:
+        command = build_command(
+            settings, request, scratch / "model", scratch, echo=echo, extra_env=extra_env
+        )
+        # Load this Python's MLflow while the model is built; started only now, so that its
+        # import does not hold up the checks above (both need the GIL).
+        loading = prefetch_mlflow(request.tracking_uri)
+        built = BuiltModel.from_json(run_build(command, echo=echo))
+        loading.join()
+        with tracking_uri_set(request.tracking_uri):
+            logged = log_built_model(
+                scratch / "model",
+                built,
+                artifact_path=request.artifact_path or settings.artifact_path,
+                registered_model_name=request.registered_model_name,
+                experiment=request.experiment or settings.experiment,
+            )
+    return dict(json.loads(logged.to_json()))
 
 
 def log_driverless_scoring_pipeline(

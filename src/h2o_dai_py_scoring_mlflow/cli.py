@@ -14,9 +14,11 @@ from .api import log_model
 from .bridge.launcher import LogModelRequest
 from .entrypoint_cli import batch_size_arg, column_names
 from .errors import DaiMlflowError, error_lines
+from .runtime import processes
 from .runtime.interpreters import resolve_interpreter
 from .runtime.project import project_dir, project_python_env
 from .samples import KINDS
+from .scratch import sweep_stale_scratch
 from .settings import ARTIFACT_PATH, describe_settings, load_settings
 from .version import __version__
 
@@ -41,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         "--python-path",
         action="store_true",
         help="print only the Python 3.8 interpreter's path (e.g. to put its folder on PATH)",
+    )
+
+    commands.add_parser(
+        "project-path",
+        help="print the folder of the MLflow Project this package carries "
+        "(for `mlflow run <path>` / `mlflow.projects.run(<path>, ...)` after a pip install)",
     )
 
     sample = commands.add_parser("sample", help="write a synthetic DAI export and a demo license")
@@ -179,6 +187,11 @@ def _command_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_project_path(args: argparse.Namespace) -> int:
+    print(project_dir())
+    return 0
+
+
 def _command_sample(args: argparse.Namespace) -> int:
     from .samples import build_sample  # noqa: PLC0415  # numpy and pandas: only when needed
 
@@ -292,6 +305,7 @@ def _command_score(args: argparse.Namespace) -> int:
 
 _COMMANDS = {
     "env": _command_env,
+    "project-path": _command_project_path,
     "sample": _command_sample,
     "demo": _command_demo,
     "log-model": _command_log_model,
@@ -306,6 +320,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         format="dai-mlflow: %(message)s",
         stream=sys.stderr,
     )
+    processes.interrupt_on_stop_signals()
+    sweep_stale_scratch()
     try:
         return _COMMANDS[args.command](args)
     except DaiMlflowError as exc:
@@ -313,9 +329,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exc()
         print("\n".join(error_lines(exc)), file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("ERROR: interrupted; nothing half-written was kept.", file=sys.stderr)
-        return 130
+        return processes.exit_code_for(exc)
 
 
 if __name__ == "__main__":

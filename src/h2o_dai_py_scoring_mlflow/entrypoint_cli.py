@@ -1,7 +1,12 @@
-"""Parameter parsing for the MLflow Project entry points (run inside Python 3.8).
+"""The MLflow Project entry points: parse the parameters, call the library, exit code.
 
-MLflow passes every parameter, so optional ones arrive as empty strings; they mean "not set".
-Errors end the process with one ``ERROR`` line, a ``TIP`` line and exit code 1.
+Run by ``mlflow run`` / ``mlflow.projects.run``: inside the Project environment (Python 3.8,
+MLflow 2.17) under the ``virtualenv``/``uv`` managers, or in the caller's own Python under
+``--env-manager local`` (then the work is handed to the cached Project environment, as
+``dai-mlflow`` does). Inside 3.8, a tracking store MLflow 2.17 cannot open is detected first and
+bridged (:mod:`.bridge.rerun`). MLflow passes every parameter, so optional ones arrive as empty
+strings; they mean "not set". Errors end the process with one ``ERROR`` line, ``TIP`` lines and
+exit code 1.
 """
 
 from __future__ import annotations
@@ -13,8 +18,15 @@ import sys
 from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
+from .api import log_model
+from .batch.launch import ScoreRequest, score_file
+from .bridge.launcher import LogModelRequest
+from .bridge.rerun import rerun_behind_bridge
 from .errors import DaiMlflowError, SettingError, error_lines
-from .settings import BATCH_SIZE, load_settings
+from .model.inline import inline_capable
+from .runtime import processes
+from .scratch import sweep_stale_scratch
+from .settings import BATCH_SIZE, Settings, load_settings
 
 
 def _optional(value: str) -> Optional[str]:
@@ -62,13 +74,27 @@ def column_names(value: str) -> Tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def _guarded(action: Callable[[], int]) -> int:
+def _guarded(
+    entry_point: str, argv: List[str], action: Callable[[Settings], int], *, tracking: bool = True
+) -> int:
     logging.basicConfig(level=logging.INFO, format="dai-mlflow: %(message)s", stream=sys.stderr)
+    processes.interrupt_on_stop_signals()
+    sweep_stale_scratch()
     try:
-        return action()
+        settings = load_settings()
+        if tracking and inline_capable():
+            rerun = rerun_behind_bridge(entry_point, argv, settings)
+            if rerun is not None:
+                return rerun
+        return action(settings)
     except DaiMlflowError as exc:
         print("\n".join(error_lines(exc)), file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:
+        print(
+            f"ERROR: {entry_point} was interrupted; nothing half-written was kept.", file=sys.stderr
+        )
+        return processes.exit_code_for(exc)
 
 
 def log_model_main(argv: List[str]) -> int:
@@ -79,24 +105,48 @@ def log_model_main(argv: List[str]) -> int:
     parser.add_argument("--apply-data-recipes", type=_boolean, default=False)
     parser.add_argument("--input-example", type=_optional, default=None)
     parser.add_argument("--result-file", type=_optional, default=None)
+    parser.add_argument(
+        "--model-dir",
+        type=_optional,
+        default=None,
+        help="build the model into this folder and log nothing (the launcher logs it)",
+    )
     args = parser.parse_args(argv)
 
-    def action() -> int:
-        from .model.packaging import log_driverless_scoring_pipeline  # noqa: PLC0415  # needs mlflow
+    def build(settings: Settings) -> int:
+        from .model.packaging import build_model  # noqa: PLC0415  # pandas and MLflow 2.17
 
-        logged = log_driverless_scoring_pipeline(
+        built = build_model(
             args.scoring_dir,
+            Path(args.model_dir),
+            settings=settings,
+            apply_data_recipes=args.apply_data_recipes,
+            input_example=Path(args.input_example) if args.input_example else None,
+        )
+        _report(built.to_json(), args.result_file)
+        return 0
+
+    def action(settings: Settings) -> int:
+        request = LogModelRequest(
+            scoring_dir=args.scoring_dir,
             artifact_path=args.artifact_path,
             registered_model_name=args.registered_model_name,
             apply_data_recipes=args.apply_data_recipes,
             input_example=Path(args.input_example) if args.input_example else None,
         )
-        if args.result_file:
-            Path(args.result_file).write_text(logged.to_json() + "\n", encoding="utf-8")
-        print(logged.to_json())
+        _report(json.dumps(log_model(settings, request, echo=True)), args.result_file)
         return 0
 
-    return _guarded(action)
+    if args.model_dir:
+        return _guarded("log_model", argv, build, tracking=False)
+    return _guarded("log_model", argv, action)
+
+
+def _report(record: str, result_file: Optional[str]) -> None:
+    """The result as one JSON line on stdout, and in ``result_file`` when asked."""
+    if result_file:
+        Path(result_file).write_text(record + "\n", encoding="utf-8")
+    print(record)
 
 
 def score_main(argv: List[str]) -> int:
@@ -110,11 +160,9 @@ def score_main(argv: List[str]) -> int:
     parser.add_argument("--keep-columns", type=column_names, default=())
     args = parser.parse_args(argv)
 
-    def action() -> int:
-        from .batch.launch import ScoreRequest, score_file  # noqa: PLC0415
-
+    def action(settings: Settings) -> int:
         summary = score_file(
-            load_settings(),
+            settings,
             ScoreRequest(
                 input_path=args.input_path,
                 output_path=args.output_path,
@@ -129,4 +177,4 @@ def score_main(argv: List[str]) -> int:
         print(summary.to_json())
         return 0
 
-    return _guarded(action)
+    return _guarded("score", argv, action)

@@ -182,6 +182,13 @@ ENV_ROOT = Setting(
     _parse_path,
     default=Path("~/.mlflow/envs").expanduser(),
 )
+BRIDGE_PYTHON = Setting(
+    "H2O_DAI_MLFLOW_BRIDGE_PYTHON",
+    "A Python whose MLflow can open your local tracking store (e.g. the one you ran `mlflow "
+    "run` with); an entry point uses it to serve the store to MLflow 2.17 when its own MLflow "
+    "cannot open it.",
+    _parse_path,
+)
 DIAG = Setting(
     "H2O_DAI_MLFLOW_DIAG",
     "Print what the runtime shims changed and native-library diagnostics to stderr.",
@@ -274,6 +281,7 @@ ALL_SETTINGS: Tuple[Setting[Any], ...] = (
     ENV_BUILDER,
     UV,
     ENV_ROOT,
+    BRIDGE_PYTHON,
     DIAG,
     EXPERIMENT,
     ARTIFACT_PATH,
@@ -311,6 +319,7 @@ class Settings:
     env_builder: EnvBuilder
     uv: Optional[Path]
     env_root: Path
+    bridge_python: Optional[Path]
     diag: bool
     experiment: Optional[str]
     artifact_path: str
@@ -346,6 +355,7 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         env_builder=get_or_default(ENV_BUILDER),
         uv=get(UV),
         env_root=get_or_default(ENV_ROOT),
+        bridge_python=get(BRIDGE_PYTHON),
         diag=get_or_default(DIAG),
         experiment=get(EXPERIMENT) or None,
         artifact_path=get_or_default(ARTIFACT_PATH),

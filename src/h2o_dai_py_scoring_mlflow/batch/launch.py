@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
@@ -29,6 +28,7 @@ from ..export.schema import read_input_schema
 from ..runtime import processes
 from ..runtime.project import shims_dir
 from ..runtime.scorer import scoring_environment
+from ..scratch import scratch_dir
 from ..settings import PYARROW_VERSION, Settings
 from .job import BatchJob, ColumnSpec, ExampleValue, ScorerJob, check_paths
 
@@ -112,8 +112,8 @@ def _model_source(model_uri: str) -> Iterator[_Source]:
             raise ScoreInputError(f"The model folder {local} does not exist.", tip=_MODEL_TIP)
         yield _model_folder(local)
         return
-    with tempfile.TemporaryDirectory(prefix="dai-mlflow-model-") as scratch:
-        yield _model_folder(_download_model(model_uri, Path(scratch)))
+    with scratch_dir("model") as scratch:
+        yield _model_folder(_download_model(model_uri, scratch))
 
 
 def _download_model(model_uri: str, target: Path) -> Path:
@@ -233,16 +233,14 @@ def _example_row(pipeline: Path) -> Tuple[ExampleValue, ...]:
 def _run_inside(
     python: Path, job: ScorerJob, extra_env: Optional[Mapping[str, str]]
 ) -> Dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="dai-mlflow-batch-") as scratch:
-        job_file, result_file = Path(scratch) / "job.json", Path(scratch) / "result.json"
+    with scratch_dir("batch") as scratch:
+        job_file, result_file = scratch / "job.json", scratch / "result.json"
         job_file.write_text(job.to_json(), encoding="utf-8")
         argv: List[processes.Arg] = [
             python, "-m", INSIDE_MODULE,
             "--job", job_file, "--result", result_file,
         ]  # fmt: skip
-        code = processes.run_attached(
-            argv, env=processes.child_environment(extra_env), cwd=Path(scratch)
-        )
+        code = processes.run_attached(argv, env=processes.child_environment(extra_env), cwd=scratch)
         if not result_file.is_file():
             raise DaiMlflowError(
                 f"Scoring stopped inside Python 3.8 (exit code {code}) without a result; "

@@ -1,13 +1,13 @@
-"""Caller side: run the Project's ``log_model`` entry point inside its cached Python 3.8
-environment, with the caller's tracking store bridged to it."""
+"""Caller side: have the Project's ``log_model`` entry point build the model inside its cached
+Python 3.8 environment (``--model-dir``: build only, no tracking), for the caller to log with its
+own MLflow. The 3.8 side never sees the caller's tracking store.
+"""
 
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..errors import DaiMlflowError, LicenseRequiredError
 from ..export.reading import open_export
@@ -17,8 +17,8 @@ from ..runtime import processes
 from ..runtime.environments import EnvironmentSpec, PythonEnvironment, ensure_environment
 from ..runtime.interpreters import resolve_interpreter
 from ..runtime.project import project_dir, project_python_env
-from ..settings import EXPERIMENT, UV, Settings
-from .tracking import bridged_tracking_uri, caller_registry_uri
+from ..settings import UV, Settings
+from .tracking import caller_registry_uri
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def preflight(settings: Settings, request: LogModelRequest) -> None:
     with open_export(request.scoring_dir) as pipeline:
         read_input_schema(pipeline.folder)
         export_requirements(pipeline.folder)
-    unity_catalog = caller_registry_uri().startswith("databricks-uc")
+    unity_catalog = (caller_registry_uri() or "").startswith("databricks-uc")
     if request.registered_model_name and unity_catalog and not settings.license_present:
         raise LicenseRequiredError()
 
@@ -63,51 +63,75 @@ def _absolute(location: str) -> str:
     return location if location.startswith("dbfs:/") else str(Path(location).expanduser().resolve())
 
 
-def launch_log_model(
+@dataclass(frozen=True)
+class BuildCommand:
+    """The `log_model` entry point's build-only run inside Python 3.8, ready to start."""
+
+    argv: Tuple[processes.Arg, ...]
+    env: Dict[str, str]
+    workdir: Path
+    result_file: Path
+
+
+def build_command(
     settings: Settings,
     request: LogModelRequest,
+    model_dir: Path,
+    workdir: Path,
     *,
     echo: bool = False,
     extra_env: Optional[Mapping[str, str]] = None,
-) -> Dict[str, Any]:
-    """Run the `log_model` entry point inside the Project's cached Python 3.8 environment.
-
-    Returns the result record: run_id, model_uri, artifact_path, registered name and version.
-    """
+    python: Optional[Path] = None,
+) -> BuildCommand:
+    """Check ``request`` and find (or build) the 3.8 environment: everything but the run, which
+    builds the model into ``model_dir`` from ``workdir`` (a scratch folder the caller owns)."""
     preflight(settings, request)
-    environment = project_environment(settings, echo=echo)
     extra: Dict[str, str] = dict(extra_env or {})
     uv = processes.find_uv(settings.uv)
     if uv is not None:
         extra[UV.name] = str(uv)
-    if request.experiment:
-        extra[EXPERIMENT.name] = request.experiment
+    # MLflow 2.17's save_model opens the default store: a throwaway one in the scratch folder.
+    extra["MLFLOW_TRACKING_URI"] = (workdir / "unused-store").as_uri()
+    inside = python or project_environment(settings, echo=echo).python
     example = _absolute(str(request.input_example)) if request.input_example else ""
-    with tempfile.TemporaryDirectory(prefix="dai-mlflow-log-") as scratch:
-        result_file = Path(scratch) / "result.json"
-        argv: List[processes.Arg] = [
-            environment.python,
-            project_dir() / "entrypoints" / "log_model.py",
-            "--scoring-dir", _absolute(request.scoring_dir),
-            "--artifact-path", request.artifact_path or "",
-            "--registered-model-name", request.registered_model_name or "",
-            "--apply-data-recipes", "true" if request.apply_data_recipes else "false",
-            "--input-example", example,
-            "--result-file", result_file,
-        ]  # fmt: skip
-        with bridged_tracking_uri(request.tracking_uri, cwd=request.workdir) as tracking_uri:
-            extra["MLFLOW_TRACKING_URI"] = tracking_uri
-            done = processes.run(
-                argv,
-                env=processes.child_environment(extra),
-                cwd=request.workdir,
-                echo=echo,
-                check=False,
-                echo_skip=("ERROR: ", "TIP: ", "{"),
-            )
-        if done.returncode != 0:
-            raise _inside_failure(done.stdout or "", done.stderr or "")
-        return dict(json.loads(result_file.read_text(encoding="utf-8")))
+    result_file = workdir / "result.json"
+    argv: List[processes.Arg] = [
+        inside,
+        project_dir() / "entrypoints" / "log_model.py",
+        f"--scoring-dir={_absolute(request.scoring_dir)}",
+        f"--apply-data-recipes={'true' if request.apply_data_recipes else 'false'}",
+        f"--input-example={example}",
+        f"--model-dir={model_dir}",
+        f"--result-file={result_file}",
+    ]
+    env = processes.child_environment(extra, drop=_TRACKING_VARIABLES)
+    return BuildCommand(tuple(argv), env, workdir, result_file)
+
+
+def run_build(command: BuildCommand, *, echo: bool = False) -> str:
+    """Run ``command``; return its build record (``BuiltModel`` JSON)."""
+    done = processes.run(
+        command.argv,
+        env=command.env,
+        cwd=command.workdir,
+        echo=echo,
+        check=False,
+        echo_skip=("ERROR: ", "TIP: ", "{"),
+    )
+    if done.returncode != 0:
+        raise _inside_failure(done.stdout or "", done.stderr or "")
+    return command.result_file.read_text(encoding="utf-8")
+
+
+# The 3.8 side only builds: it must not see, let alone open, the caller's tracking store.
+_TRACKING_VARIABLES = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+)
 
 
 def _inside_failure(stdout: str, stderr: str) -> DaiMlflowError:
@@ -118,6 +142,6 @@ def _inside_failure(stdout: str, stderr: str) -> DaiMlflowError:
     if error is not None:
         return DaiMlflowError(error, tip=tip)
     return DaiMlflowError(
-        "log_model failed inside Python 3.8:\n" + "\n".join(lines[-30:]),
+        "Building the model inside Python 3.8 failed:\n" + "\n".join(lines[-30:]),
         tip="Rerun with --verbose for the full output.",
     )

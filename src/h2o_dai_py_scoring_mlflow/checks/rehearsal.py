@@ -8,7 +8,6 @@ then runs MLflow 2.17's own ``mlflow models predict`` in it: what Serving will d
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
@@ -19,6 +18,7 @@ from ..errors import DaiMlflowError
 from ..runtime import processes
 from ..runtime.environments import EnvironmentSpec, PythonEnvironment, ensure_environment
 from ..runtime.interpreters import resolve_interpreter
+from ..scratch import scratch_dir
 from ..settings import Settings
 
 
@@ -68,14 +68,14 @@ def predict_with_mlflow(
     extra_env: Optional[Mapping[str, str]] = None,
 ) -> List[Dict[str, Any]]:
     """``mlflow models predict --env-manager local`` from ``env``; the predictions as records."""
-    with tempfile.TemporaryDirectory(prefix="dai-mlflow-predict-") as scratch:
-        source, target = Path(scratch) / "input.json", Path(scratch) / "output.json"
+    with scratch_dir("predict") as scratch:
+        source, target = scratch / "input.json", scratch / "output.json"
         source.write_text(json.dumps({"dataframe_split": split}), encoding="utf-8")
         argv: List[processes.Arg] = [
             env.python, "-m", "mlflow", "models", "predict", "-m", model_dir,
             "-i", source, "-t", "json", "-o", target, "--env-manager", "local",
         ]  # fmt: skip
-        processes.run(argv, env=processes.child_environment(extra_env), cwd=Path(scratch))
+        processes.run(argv, env=processes.child_environment(extra_env), cwd=scratch)
         output = json.loads(target.read_text(encoding="utf-8"))
     predictions: List[Dict[str, Any]] = output["predictions"]
     return predictions

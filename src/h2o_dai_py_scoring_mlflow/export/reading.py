@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import shutil
 import stat
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple
 
 from ..errors import ExportError
+from ..scratch import scratch_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,12 +91,9 @@ def open_export(location: str) -> Iterator[ScoringPipeline]:
         zip_named = path.suffix.lower() == ".zip"
         what = "is not a valid zip file (corrupt or truncated)" if zip_named else "is not a folder"
         raise ExportError(f"{path} {what}.", tip=_TIP)
-    scratch = Path(tempfile.mkdtemp(prefix="dai-mlflow-export-"))
-    try:
+    with scratch_dir("export") as scratch:
         _extract(path, scratch)
         yield open_pipeline_folder(_pipeline_root(path, scratch))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,15 @@ Project environment, or a user's 3.8 notebook that has it): no second environmen
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 import json
 import sys
 from dataclasses import replace
-from typing import Any, Dict, Iterator, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from ..bridge.launcher import LogModelRequest
 from ..settings import Settings
+from .record import tracking_uri_set
 
 
 def inline_capable() -> bool:
@@ -36,7 +36,7 @@ def log_model_inline(
     from .packaging import log_driverless_scoring_pipeline  # noqa: PLC0415  # needs mlflow
 
     inline = replace(settings, experiment=request.experiment or settings.experiment)
-    with _tracking_uri_set(request.tracking_uri):
+    with tracking_uri_set(request.tracking_uri):
         logged = log_driverless_scoring_pipeline(
             request.scoring_dir,
             artifact_path=request.artifact_path,
@@ -47,19 +47,3 @@ def log_model_inline(
             extra_env=extra_env,
         )
     return dict(json.loads(logged.to_json()))
-
-
-@contextlib.contextmanager
-def _tracking_uri_set(uri: Optional[str]) -> Iterator[None]:
-    """Use ``uri`` for the duration of the block, then restore the previous one."""
-    if uri is None:
-        yield
-        return
-    import mlflow  # noqa: PLC0415  # inline means this is the 3.8 side with MLflow 2.17
-
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)

@@ -1,9 +1,10 @@
-"""Build and log the pyfunc model of a DAI export. Runs inside Python 3.8 with MLflow 2.17.
+"""Build the pyfunc model of a DAI export. Runs inside Python 3.8 with MLflow 2.17.
 
-``log_driverless_scoring_pipeline`` reads the export, writes the model's environment files with
-their provenance, scores the input example with the export's own scorer in the model's own
-environment (for a signature with inputs *and* outputs), saves the pyfunc model, then logs it to
-the active (or a new) run and registers it when asked.
+``build_model`` reads the export, writes the model's environment files with their provenance,
+scores the input example with the export's own scorer in the model's own environment (for a
+signature with inputs *and* outputs) and saves the pyfunc model into a folder.
+``log_driverless_scoring_pipeline`` builds it and logs it here (:mod:`.record`); the launcher has
+it built here and logs it with the caller's own MLflow instead.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import logging
 import platform
 import shutil
 import sys
-import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -35,27 +34,14 @@ from ..runtime.environments import EnvironmentSpec, ensure_environment
 from ..runtime.interpreters import Interpreter, PythonVersion
 from ..runtime.project import project_python_env, shims_dir
 from ..runtime.scorer import ExampleScores, score_frame
+from ..scratch import scratch_dir
 from ..settings import Settings, load_settings
 from ..version import __version__
+from .record import BuiltModel, LoggedModel, log_built_model
 
 LOG = logging.getLogger(__name__)
 EXAMPLE_ROWS = 5
 WRAPPER_MODULE = "h2o_dai_pyfunc_model"
-
-
-@dataclass(frozen=True)
-class LoggedModel:
-    """Where the model went: run, model URI, and the registered version if any."""
-
-    run_id: str
-    model_uri: str
-    artifact_path: str
-    registered_model_name: Optional[str]
-    registered_model_version: Optional[str]
-    signature_outputs: List[str]
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
 
 def _current_interpreter() -> Interpreter:
@@ -165,8 +151,12 @@ def save_model(
     apply_data_recipes: bool = False,
     input_example: Optional[Path] = None,
     extra_env: Optional[Mapping[str, str]] = None,
+    outputs_required: bool = False,
 ) -> List[str]:
-    """Write the pyfunc model of ``pipeline`` into ``target``; return the output columns."""
+    """Write the pyfunc model of ``pipeline`` into ``target``; return the output columns.
+
+    Without a license the signature has no outputs; ``outputs_required`` (Unity Catalog) makes
+    that an error instead of a warning."""
     import mlflow.pyfunc  # noqa: PLC0415  # inside side only
 
     schema = read_input_schema(pipeline.folder)
@@ -178,12 +168,11 @@ def save_model(
             settings, reqs, pipeline.folder, example, extra_env=extra_env
         )
         outputs = scores.columns
-    elif _registry_is_unity_catalog():
+    elif outputs_required:
         raise LicenseRequiredError()
     else:
         LOG.warning("No DAI license found: the model's signature has inputs but no outputs.")
-    with tempfile.TemporaryDirectory(prefix="dai-mlflow-stage-") as scratch:
-        stage = Path(scratch)
+    with scratch_dir("stage") as stage:
         artifacts = stage / "scoring-pipeline"
         shutil.copytree(
             pipeline.folder, artifacts, ignore=shutil.ignore_patterns("tmp", "__pycache__")
@@ -211,6 +200,32 @@ def save_model(
     return outputs or []
 
 
+def build_model(
+    scoring_pipeline_dir: str,
+    target: Path,
+    *,
+    settings: Settings,
+    apply_data_recipes: bool = False,
+    input_example: Optional[Path] = None,
+    extra_env: Optional[Mapping[str, str]] = None,
+    outputs_required: bool = False,
+) -> BuiltModel:
+    """Save the pyfunc model of the export at ``scoring_pipeline_dir`` into ``target``."""
+    source = Path(scoring_pipeline_dir).name
+    with open_export(scoring_pipeline_dir) as pipeline:
+        outputs = save_model(
+            pipeline,
+            target,
+            settings=settings,
+            source=source,
+            apply_data_recipes=apply_data_recipes,
+            input_example=input_example,
+            extra_env=extra_env,
+            outputs_required=outputs_required,
+        )
+        return BuiltModel(pipeline.scorer_module, source, outputs)
+
+
 def log_driverless_scoring_pipeline(
     scoring_pipeline_dir: str,
     *,
@@ -221,34 +236,22 @@ def log_driverless_scoring_pipeline(
     settings: Optional[Settings] = None,
     extra_env: Optional[Mapping[str, str]] = None,
 ) -> LoggedModel:
-    """Log the export at ``scoring_pipeline_dir`` as a pyfunc model (inside Python 3.8)."""
-    import mlflow  # noqa: PLC0415  # inside side only
-
-    from ..bridge import mlflow_adapter  # noqa: PLC0415
-
+    """Build the export's pyfunc model and log it with this process's MLflow (inside 3.8)."""
     settings = settings or load_settings()
-    path = artifact_path or settings.artifact_path
-    source = Path(scoring_pipeline_dir).name
-    if settings.experiment and mlflow.active_run() is None:
-        mlflow.set_experiment(settings.experiment)
-    with open_export(scoring_pipeline_dir) as pipeline, tempfile.TemporaryDirectory() as scratch:
-        model_dir = Path(scratch) / "model"
-        outputs = save_model(
-            pipeline,
-            model_dir,
+    with scratch_dir("model") as scratch:
+        built = build_model(
+            scoring_pipeline_dir,
+            scratch / "model",
             settings=settings,
-            source=source,
             apply_data_recipes=apply_data_recipes,
             input_example=input_example,
             extra_env=extra_env,
+            outputs_required=_registry_is_unity_catalog(),
         )
-        with mlflow.start_run(nested=mlflow.active_run() is not None) as run:
-            mlflow.log_params({"dai_scorer_module": pipeline.scorer_module, "dai_export": source})
-            mlflow.set_tags({"h2o_dai_py_scoring_mlflow.version": __version__})
-            mlflow.log_artifacts(str(model_dir), path)
-            mlflow_adapter.record_logged_model(run.info.run_id, model_dir, path)
-            model_uri = f"runs:/{run.info.run_id}/{path}"
-            version = None
-            if registered_model_name:
-                version = str(mlflow.register_model(model_uri, registered_model_name).version)
-    return LoggedModel(run.info.run_id, model_uri, path, registered_model_name, version, outputs)
+        return log_built_model(
+            scratch / "model",
+            built,
+            artifact_path=artifact_path or settings.artifact_path,
+            registered_model_name=registered_model_name,
+            experiment=settings.experiment,
+        )

@@ -8,7 +8,6 @@ for the model's signature).
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
@@ -16,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 from ..errors import DaiMlflowError
 from ..export.reading import open_pipeline_folder
 from ..export.requirements import export_requirements
+from ..scratch import scratch_dir
 from ..settings import Settings
 from . import processes
 from .environments import EnvironmentSpec, PythonEnvironment, ensure_environment
@@ -77,8 +77,8 @@ def score_frame(
     """Score a frame (``{"columns": [...], "data": [...]}``) with the export's Scorer inside
     ``environment``, which must have the export's wheels installed."""
     pipeline = open_pipeline_folder(pipeline_folder)
-    with tempfile.TemporaryDirectory(prefix="dai-mlflow-score-") as scratch:
-        frame_file = Path(scratch) / "frame.json"
+    with scratch_dir("score") as scratch:
+        frame_file = scratch / "frame.json"
         frame_file.write_text(json.dumps(frame_split), encoding="utf-8")
         argv: List[processes.Arg] = [
             environment.python, "-m", FRAME_SCORING_MODULE,
@@ -87,7 +87,7 @@ def score_frame(
             "--frame", frame_file,
         ]  # fmt: skip
         done = processes.run(
-            argv, env=processes.child_environment(extra_env), cwd=workdir or Path(scratch)
+            argv, env=processes.child_environment(extra_env), cwd=workdir or scratch
         )
     data: Dict[str, Any] = _last_json_line(done.stdout)
     return ExampleScores(data["inputs"], data["columns"], data["rows"], data["shims"])
