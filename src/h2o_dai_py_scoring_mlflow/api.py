@@ -37,7 +37,8 @@ def log_model(
         )
         # Load this Python's MLflow while the model is built; started only now, so that its
         # import does not hold up the checks above (both need the GIL).
-        loading = prefetch_mlflow(request.tracking_uri)
+        root = request.workdir / "mlruns" if request.workdir is not None else None
+        loading = prefetch_mlflow(request.tracking_uri, artifact_root=root)
         built = BuiltModel.from_json(run_build(command, echo=echo))
         loading.join()
         with tracking_uri_set(request.tracking_uri):

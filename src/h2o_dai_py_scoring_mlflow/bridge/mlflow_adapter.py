@@ -26,3 +26,20 @@ def record_logged_model(run_id: str, model_dir: Path, artifact_path: str) -> Non
     model.run_id = run_id
     model.artifact_path = artifact_path
     record(run_id, model)
+
+
+def open_store(tracking_uri: str, artifact_root: Path) -> None:
+    """Open (and so create, when new) a local database store whose new experiments keep their
+    artifacts under ``artifact_root``, as ``mlflow server --default-artifact-root`` would; the
+    public API can only put them under ``./mlruns`` of the working folder.
+
+    Uses ``mlflow.tracking._tracking_service.utils._get_store`` (MLflow 2.x and 3.x); where it is
+    missing the store opens with MLflow's default root.
+    """
+    from mlflow.tracking._tracking_service import utils  # noqa: PLC0415
+
+    get_store = getattr(utils, "_get_store", None)
+    if get_store is None:
+        LOG.debug("this MLflow has no _get_store; %s keeps its default artifact root", tracking_uri)
+        return
+    get_store(tracking_uri, artifact_root.resolve().as_uri())

@@ -59,16 +59,21 @@ class LoggedModel:
         return json.dumps(asdict(self))
 
 
-def prefetch_mlflow(tracking_uri: Optional[str] = None) -> threading.Thread:
+def prefetch_mlflow(
+    tracking_uri: Optional[str] = None, *, artifact_root: Optional[Path] = None
+) -> threading.Thread:
     """Start loading this Python's MLflow and opening its tracking store (``tracking_uri``, else
     the default) in the background: seconds each, spent while the model is built in Python 3.8.
-    Best effort: a store that cannot be opened is left for the real call to report."""
+    A new database store given ``artifact_root`` keeps new experiments' artifacts there. Best
+    effort: a store that cannot be opened is left for the real call to report."""
 
     def load() -> None:
         import mlflow  # noqa: PLC0415
         from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
         try:
+            if tracking_uri and artifact_root is not None and "://" in tracking_uri:
+                mlflow_adapter.open_store(tracking_uri, artifact_root)
             mlflow.MlflowClient(tracking_uri=tracking_uri).search_experiments(max_results=1)
         except (MlflowException, OSError) as exc:
             LOG.debug("the tracking store could not be opened ahead of time: %s", exc)
