@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -186,3 +186,39 @@ def test_failed_download_is_tried_with_uv_then_remembered(
     with pytest.raises(InterpreterNotFoundError) as second:
         resolve_interpreter(settings, pin="3.8.12", environ=environ)
     assert any("retried after a day" in s for s in second.value.searched)
+
+
+@pytest.mark.slow
+def test_a_hanging_python_on_path_is_skipped_and_stopped_with_its_children(
+    python38: Interpreter, tmp_path: Path
+) -> None:
+    """A `python3` that never answers (it waits, with a child of its own) costs one probe time
+    limit: it is stopped with its child, and the lookup goes on to find the real 3.8."""
+    marker = f"dai-hanging-python-{os.getpid()}"
+    hanging = tmp_path / "hang" / "python3"
+    hanging.parent.mkdir()
+    wait = f"sh -c 'sleep 600; true' {marker}"
+    hanging.write_text(f"#!/bin/sh\n{wait} &\nexec {wait}\n")
+    hanging.chmod(0o755)
+    good = tmp_path / "good"
+    _link(python38.path, good / "python3.8")
+    result = resolve_interpreter(
+        _settings(tmp_path),
+        pin=str(python38.version),
+        environ=_environ(tmp_path, PATH=f"{hanging.parent}:{good}"),
+    )
+    assert result.interpreter.path == good / "python3.8"
+    assert f"{hanging} (not runnable)" in " ".join(result.searched)
+    assert _commands_with(marker) == []
+
+
+def _commands_with(text: str) -> List[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in command:
+            found.append(command)
+    return found
