@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from h2o_dai_py_scoring_mlflow.errors import ExportError
+from h2o_dai_py_scoring_mlflow.export.files import select_export_files
 from h2o_dai_py_scoring_mlflow.export.reading import local_path
 from h2o_dai_py_scoring_mlflow.export.requirements import parse_requirements
 from h2o_dai_py_scoring_mlflow.export.schema import (
@@ -67,7 +68,7 @@ def test_example_table_keeps_names_with_spaces(tmp_path: Path) -> None:
         ("race", "object", False),
         ("visits", "int32", False),
     ]
-    assert [c.mlflow_type for c in schema.columns] == ["double", "string", "long"]
+    assert [c.mlflow_type for c in schema.columns] == ["double", "string", "double"]
     assert [c.required for c in schema.columns] == [False, False, True]
 
 
@@ -99,3 +100,37 @@ def test_malformed_stats_file_is_named(tmp_path: Path) -> None:
     (tmp_path / STATS_FILE).write_text("{not json")
     with pytest.raises(ExportError, match=re.escape(STATS_FILE)):
         read_input_schema(tmp_path)
+
+
+def test_only_the_export_formats_own_files_are_selected_for_a_model(tmp_path: Path) -> None:
+    """Wheels, requirement and environment files, scripts, README and stats go in; a license,
+    stray files and folders stay out, each with the reason."""
+    own = [
+        "scoring_h2oai_experiment_x-1.0.0-py3-none-any.whl",
+        "license-1.0-py3-none-any.whl",
+        "requirements.txt",
+        "http_server_requirements.txt",
+        "req_constraints_deps.txt",
+        "environment.yml",
+        "example.py",
+        "run_example.sh",
+        "http_server.py",
+        "README.txt",
+        "training_data_column_stats.json",
+    ]
+    for name in [*own, "license.sig", "notes.docx"]:
+        (tmp_path / name).write_text("x")
+    (tmp_path / "gen-py").mkdir()
+    selected = select_export_files(tmp_path)
+    assert sorted(p.name for p in selected.files) == sorted(own)
+    left_out = dict(selected.left_out)
+    assert "DRIVERLESS_AI_LICENSE_KEY" in left_out["license.sig"]
+    assert left_out["notes.docx"] == "not a file of a DAI scoring pipeline export"
+    assert "gen-py/" in left_out
+
+
+def test_a_symbolic_link_in_an_export_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("x")
+    (tmp_path / "elsewhere.whl").symlink_to(tmp_path / "requirements.txt")
+    with pytest.raises(ExportError, match=r"elsewhere\.whl is a symbolic link"):
+        select_export_files(tmp_path)

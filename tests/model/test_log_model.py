@@ -276,7 +276,18 @@ def test_wrapper_accepts_frames_records_and_split_and_names_missing_columns(
     assert "Missing input column(s): EDUCATION" in report["missing"]
 
 
+def _with_missing_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with, for each column, one row where it is missing, and one all-missing row."""
+    rows = frame.astype(object).copy()
+    for position in range(len(rows.columns)):
+        rows.iloc[position, position] = None
+    empty = pd.DataFrame([[None] * len(rows.columns)], columns=rows.columns)
+    return pd.concat([rows, empty], ignore_index=True)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
 def test_mlflow3_models_predict_with_uv_restores_and_predicts_exactly(
+    kind: str,
     logged_models: Dict[str, Path],
     zipped: Callable[[str], SampleResult],
     sample_factory: Callable[[str], SampleResult],
@@ -284,8 +295,9 @@ def test_mlflow3_models_predict_with_uv_restores_and_predicts_exactly(
     python38: Interpreter,
     tmp_path: Path,
 ) -> None:
-    """MLflow 3.x, env_manager="uv", the 3.8 interpreter put on PATH as README documents."""
-    frame = _unseen("binary")
+    """MLflow 3.x, env_manager="uv", the 3.8 interpreter put on PATH as README documents, on
+    rows with a missing value in every column (as real requests have them)."""
+    frame = _with_missing_values(_unseen(kind))
     split = json.loads(frame.to_json(orient="split", index=False))
     (tmp_path / "input.json").write_text(json.dumps({"dataframe_split": split}))
     code = (
@@ -296,7 +308,7 @@ def test_mlflow3_models_predict_with_uv_restores_and_predicts_exactly(
     env = {
         **os.environ,
         "PATH": f"{python38.path.parent}{os.pathsep}{os.environ['PATH']}",
-        "DRIVERLESS_AI_LICENSE_FILE": str(zipped("binary").license_file),
+        "DRIVERLESS_AI_LICENSE_FILE": str(zipped(kind).license_file),
     }
     output = tmp_path / "out.json"
     done = subprocess.run(
@@ -304,7 +316,7 @@ def test_mlflow3_models_predict_with_uv_restores_and_predicts_exactly(
             sys.executable,
             "-c",
             code,
-            str(logged_models["binary"]),
+            str(logged_models[kind]),
             str(tmp_path / "input.json"),
             str(output),
         ],
@@ -316,9 +328,7 @@ def test_mlflow3_models_predict_with_uv_restores_and_predicts_exactly(
     assert done.returncode == 0, done.stderr[-3000:]
     predictions = json.loads(output.read_text())["predictions"]
     got = np.array([[row[c] for c in row] for row in predictions])
-    assert np.array_equal(
-        got, _direct(scoring_env_factory("binary"), sample_factory("binary"), frame)
-    )
+    assert np.array_equal(got, _direct(scoring_env_factory(kind), sample_factory(kind), frame))
 
 
 def test_mlflow_run_inside_python38_against_a_2_17_store_and_a_3x_server(

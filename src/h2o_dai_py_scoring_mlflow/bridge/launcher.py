@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..errors import DaiMlflowError, LicenseRequiredError
+from ..export.files import select_export_files
 from ..export.reading import open_export
 from ..export.requirements import export_requirements
 from ..export.schema import read_input_schema
@@ -54,6 +55,7 @@ def preflight(settings: Settings, request: LogModelRequest) -> None:
     with open_export(request.scoring_dir) as pipeline:
         read_input_schema(pipeline.folder)
         export_requirements(pipeline.folder)
+        select_export_files(pipeline.folder)
     unity_catalog = (caller_registry_uri() or "").startswith("databricks-uc")
     if request.registered_model_name and unity_catalog and not settings.license_present:
         raise LicenseRequiredError()

@@ -27,16 +27,17 @@ STATS_FILE = "training_data_column_stats.json"
 _RULE = re.compile(r"^#\s*-{10,}\s*$")
 _HEADER = re.compile(r"^#\s*Name\s+Type\s+Range\s*$")
 
-# example.py type -> MLflow ColSpec type. Floats widen to double and ints to long: MLflow refuses
-# to narrow (float64 -> float32, int64 -> int32), and records, CSVs and JSON give 64-bit values.
+# example.py type -> MLflow ColSpec type. Every number is a double: DAI scorers accept missing
+# numeric values, and a missing value (null in JSON, an empty CSV cell, NaN) can only be a double
+# (MLflow refuses NaN in long columns and refuses to narrow float64 to float32).
 _MLFLOW_TYPES = {
     "float32": "double",
     "float64": "double",
-    "int8": "long",
-    "int16": "long",
-    "int32": "long",
-    "int64": "long",
-    "int": "long",
+    "int8": "double",
+    "int16": "double",
+    "int32": "double",
+    "int64": "double",
+    "int": "double",
     "bool": "boolean",
     "object": "string",
     "str": "string",
@@ -56,15 +57,13 @@ class InputColumn:
 
     @property
     def required(self) -> bool:
-        """Numeric columns without training NAs must have values; DAI accepts missing text."""
-        return not self.optional and _MLFLOW_TYPES.get(self.dtype, "string") != "string"
+        """Numeric columns that had no missing values in training must be present (their values
+        may still be missing); text columns may be left out."""
+        return not self.optional and self.mlflow_type != "string"
 
     @property
     def mlflow_type(self) -> str:
-        base = _MLFLOW_TYPES.get(self.dtype, "string")
-        if self.optional and base in ("integer", "long"):
-            return "double"
-        return base
+        return _MLFLOW_TYPES.get(self.dtype, "string")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import pandas as pd
 
 from ..errors import ExportError, LicenseRequiredError
+from ..export.files import select_export_files
 from ..export.reading import ScoringPipeline, example_frame, open_export
 from ..export.requirements import (
     ModelRequirements,
@@ -65,7 +66,20 @@ def _read_example(
             f"{', '.join(missing)}.",
             tip="Give an input example with every input column of the export.",
         )
-    return frame[schema.names].head(EXAMPLE_ROWS).reset_index(drop=True)
+    frame = frame[schema.names].head(EXAMPLE_ROWS).reset_index(drop=True)
+    # The signature's doubles, exactly (MLflow will not convert int64 to float64 by itself).
+    for column in schema.columns:
+        if column.mlflow_type != "double":
+            continue
+        try:
+            frame[column.name] = frame[column.name].astype("float64")
+        except (TypeError, ValueError):
+            raise ExportError(
+                f"The input example {path or pipeline.example_py}: column {column.name!r} holds "
+                f"values that are not numbers, but the export's schema says {column.dtype}.",
+                tip="Give an input example whose numeric columns hold numbers (or are empty).",
+            ) from None
+    return frame
 
 
 def _signature(schema: InputSchema, outputs: Optional[List[str]], apply_data_recipes: bool) -> Any:
@@ -129,6 +143,16 @@ def score_in_model_environment(
     return score_frame(env, folder, split, extra_env=extra_env)
 
 
+def _copy_export_files(folder: Path, target: Path) -> None:
+    """Copy the export's own files (never a license, never a link) and say what was left out."""
+    selected = select_export_files(folder)
+    target.mkdir(parents=True)
+    for source in selected.files:
+        shutil.copy2(source, target / source.name)
+    for name, reason in selected.left_out:
+        LOG.warning("Not stored in the model: %s (%s)", name, reason)
+
+
 def _stage_wrapper(stage: Path) -> Any:
     """Import the wrapper under its in-model module name so it pickles by reference."""
     target = stage / f"{WRAPPER_MODULE}.py"
@@ -174,9 +198,7 @@ def save_model(
         LOG.warning("No DAI license found: the model's signature has inputs but no outputs.")
     with scratch_dir("stage") as stage:
         artifacts = stage / "scoring-pipeline"
-        shutil.copytree(
-            pipeline.folder, artifacts, ignore=shutil.ignore_patterns("tmp", "__pycache__")
-        )
+        _copy_export_files(pipeline.folder, artifacts)
         config: Dict[str, Any] = {
             "scorer_module": pipeline.scorer_module,
             "apply_data_recipes": apply_data_recipes,

@@ -53,9 +53,13 @@ def _coerce(series: pd.Series, mlflow_type: str) -> pd.Series:
     if mlflow_type == "boolean":
         lowered = series.map(lambda v: str(v).strip().lower() if v is not None else None)
         return lowered.map({"true": True, "1": True, "false": False, "0": False})
-    return series.map(
-        lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-    )
+    return series.map(lambda v: None if _missing_text(v) else str(v))
+
+
+def _missing_text(value: Any) -> bool:
+    """None and NaN, and the text 'None': in the `inputs` and `instances` request formats MLflow
+    2.17 turns a null in a text column into the text 'None' before the model sees it."""
+    return value is None or value == "None" or (isinstance(value, float) and math.isnan(value))
 
 
 class DaiScoringPipelineModel(PythonModel):

@@ -140,8 +140,8 @@ def _resolve(settings: Settings, pin: str, env: Mapping[str, str]) -> Resolution
         return _explicit(settings.python, wanted)
 
     search = _Search(environ=env, uv=processes.find_uv(settings.uv, env))
-    _collect_uv_managed(search)
-    _collect_pyenv(search)
+    _collect_uv_managed(search, wanted)
+    _collect_pyenv(search, wanted)
     _collect_path(search)
     exact = _best(search.found, lambda v: v.satisfies(wanted))
     if exact is not None:
@@ -209,7 +209,21 @@ def _uv_python_dir(environ: Mapping[str, str]) -> Path:
     return base / "uv" / "python"
 
 
-def _collect_uv_managed(search: _Search) -> None:
+def _add_named(
+    search: _Search, python: Path, named: PythonVersion, source: str, wanted: PythonVersion
+) -> str:
+    """Record an interpreter a folder name says is ``named``; one of the wanted minor is asked
+    for its real version (a folder name is not proof). Returns how the search shows it."""
+    if not named.same_minor(wanted) or not os.access(python, os.X_OK):
+        return str(named)
+    found = probe(python, source=source)
+    if found is None:
+        return f"{named} (not runnable)"
+    search.found.append(found)
+    return str(named) if found.version == named else f"{named} (really {found.version})"
+
+
+def _collect_uv_managed(search: _Search, wanted: PythonVersion) -> None:
     root = _uv_python_dir(search.environ)
     names = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
     seen = []
@@ -222,9 +236,8 @@ def _collect_uv_managed(search: _Search) -> None:
         except ValueError:
             continue
         python = root / name / "bin" / f"python{version.minor_version}"
-        if os.access(python, os.X_OK):
-            search.found.append(Interpreter(python, version, "uv-managed"))
-            seen.append(str(version))
+        if python.exists():
+            seen.append(_add_named(search, python, version, "uv-managed", wanted))
     search.searched.append(f"uv-managed interpreters in {root}: {', '.join(seen) or 'none'}")
 
 
@@ -235,7 +248,7 @@ def _pyenv_root(environ: Mapping[str, str]) -> Path:
     return Path(environ.get("HOME", str(Path.home()))) / ".pyenv"
 
 
-def _collect_pyenv(search: _Search) -> None:
+def _collect_pyenv(search: _Search, wanted: PythonVersion) -> None:
     versions_dir = _pyenv_root(search.environ) / "versions"
     names = sorted(p.name for p in versions_dir.iterdir()) if versions_dir.is_dir() else []
     seen = []
@@ -247,9 +260,8 @@ def _collect_pyenv(search: _Search) -> None:
         if str(version) != name:
             continue
         python = versions_dir / name / "bin" / f"python{version.minor_version}"
-        if os.access(python, os.X_OK):
-            search.found.append(Interpreter(python, version, "pyenv"))
-            seen.append(name)
+        if python.exists():
+            seen.append(_add_named(search, python, version, "pyenv", wanted))
     search.searched.append(f"pyenv versions in {versions_dir}: {', '.join(seen) or 'none'}")
 
 
