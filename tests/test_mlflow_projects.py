@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import mlflow
 import numpy as np
@@ -346,3 +346,31 @@ def test_with_no_newer_mlflow_reachable_the_entry_point_fails_at_once(
     assert len(lines) == 4 and all(line.startswith("TIP: ") for line in lines[1:]), lines
     assert elapsed < 10, elapsed
     assert client.list_artifacts(run.info.run_id) == []
+
+
+def test_mlflow_run_validate_and_build_pyorc_like_the_other_entry_points(
+    machine: Machine, env_root: Path, sample_factory: Callable[[str], SampleResult], tmp_path: Path
+) -> None:
+    """`validate` checks a model logged by `log_model` (runs:/, through the bridge) and logs its
+    report to its own run; `build_pyorc` puts the wheel into a folder export."""
+    env = machine.env(env_root)
+    logged = _run(_log_model_argv(machine), tmp_path, env)
+    model_uri = json.loads(logged.stdout.strip().splitlines()[-1])["model_uri"]
+    validated = _run(
+        [MLFLOW, "run", REPO, "-e", "validate", "-P", f"model_uri={model_uri}"], tmp_path, env
+    )
+    report = json.loads(validated.stdout.strip().splitlines()[-1])
+    assert report["ok"] is True, report
+    client = _client(tmp_path)
+    runs = client.search_runs(
+        ["0"], filter_string="tags.`h2o_dai_py_scoring_mlflow.validation` = 'passed'"
+    )
+    assert len(runs) == 1
+    artifacts = [f.path for f in client.list_artifacts(runs[0].info.run_id, "validation")]
+    assert artifacts == ["validation/report.json"]
+
+    export = tmp_path / "scoring-pipeline"
+    shutil.copytree(sample_factory("binary").pipeline, export)
+    _run([MLFLOW, "run", REPO, "-e", "build_pyorc", "-P", f"scoring_dir={export}"], tmp_path, env)
+    assert list(export.glob("pyorc-0.9.0-cp38-*.whl"))
+    assert "pyorc==" not in (export / "requirements.txt").read_text()

@@ -25,6 +25,40 @@ from .version import __version__
 LOG = logging.getLogger("h2o_dai_py_scoring_mlflow")
 
 
+def _add_check_commands(commands: Any) -> None:
+    """validate, serve and build-pyorc: what gets a model ready for Serving."""
+    validate = commands.add_parser(
+        "validate",
+        help="check a logged model (or an export) for everything Serving would fail on",
+    )
+    target = validate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--model-uri", help="runs:/..., models:/... or a model folder")
+    target.add_argument(
+        "scoring_dir", nargs="?", help="an export (folder, scorer.zip, dbfs:/): built, not logged"
+    )
+    validate.add_argument(
+        "--serve", action="store_true", help="also serve it with MLflow 2.17 and post every format"
+    )
+    validate.add_argument("--lock", action="store_true", help="pin the model's requirements")
+    validate.add_argument("--report", type=Path, help="write the report as JSON to this file")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    serve = commands.add_parser(
+        "serve", help="serve a logged model locally with MLflow 2.17 from Python 3.8"
+    )
+    serve.add_argument("--model-uri", required=True, help="runs:/..., models:/... or a folder")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5000, help="port (5000)")
+    serve.add_argument("--workers", type=int, default=1, help="gunicorn workers (1)")
+
+    pyorc = commands.add_parser(
+        "build-pyorc",
+        help="put a CPython 3.8 pyorc wheel into an export so log-model ships it",
+    )
+    pyorc.add_argument("scoring_dir", help="the export: folder, scorer.zip or dbfs:/ path")
+    pyorc.add_argument("--version", help="pyorc version (default: the export's pin, else 0.9.0)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dai-mlflow",
@@ -115,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
         help="input columns copied into the output, e.g. ids: a,b or a JSON list",
     )
     score.add_argument("--json", action="store_true", help="print one JSON line with the result")
+
+    _add_check_commands(commands)
 
     demo = commands.add_parser(
         "demo", help="sample -> Python 3.8 environment -> score example rows"
@@ -303,6 +339,55 @@ def _command_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_validate(args: argparse.Namespace) -> int:
+    from .checks.validation import ValidateRequest, validate  # noqa: PLC0415  # numpy
+
+    request = ValidateRequest(
+        model_uri=args.model_uri,
+        scoring_dir=args.scoring_dir,
+        serve=args.serve,
+        lock=args.lock,
+    )
+    report = validate(load_settings(), request, echo=args.verbose)
+    if args.report is not None:
+        args.report.write_text(report.to_json() + "\n", encoding="utf-8")
+    print(json.dumps(report.to_dict()) if args.json else report.table())
+    if report.ok:
+        return 0
+    failures = report.failures()
+    names = ", ".join(f.name for f in failures)
+    print(f"ERROR: validation failed: {len(failures)} check(s): {names}.", file=sys.stderr)
+    print(f"TIP: {failures[0].fix}", file=sys.stderr)
+    return 1
+
+
+def _command_serve(args: argparse.Namespace) -> int:
+    from .checks.rehearsal import rehearsal_environment  # noqa: PLC0415
+    from .checks.serving import serve_command, serve_environment  # noqa: PLC0415
+    from .model.location import open_model  # noqa: PLC0415
+
+    settings = load_settings()
+    with open_model(args.model_uri) as model:
+        env = rehearsal_environment(model.path, settings, echo=True)
+        argv = serve_command(env, model.path, host=args.host, port=args.port, workers=args.workers)
+        LOG.info(
+            "Serving %s with MLflow 2.17 at http://%s:%d (%d worker(s)); Ctrl-C stops it",
+            args.model_uri, args.host, args.port, args.workers,
+        )  # fmt: skip
+        return processes.run_attached(argv, env=serve_environment(env))
+
+
+def _command_build_pyorc(args: argparse.Namespace) -> int:
+    from .checks.pyorc import build_pyorc, pyorc_version_of  # noqa: PLC0415
+
+    version = args.version or pyorc_version_of(args.scoring_dir) or "0.9.0"
+    result = build_pyorc(load_settings(), args.scoring_dir, version=version, echo=True)
+    state = "added" if result.changed else "already there"
+    print(f"pyorc wheel:      {Path(result.wheel).name} ({state}; from {result.source})")
+    print(f"export:           {args.scoring_dir} (requirements.txt names the wheel)")
+    return 0
+
+
 _COMMANDS = {
     "env": _command_env,
     "project-path": _command_project_path,
@@ -310,6 +395,9 @@ _COMMANDS = {
     "demo": _command_demo,
     "log-model": _command_log_model,
     "score": _command_score,
+    "validate": _command_validate,
+    "serve": _command_serve,
+    "build-pyorc": _command_build_pyorc,
 }
 
 

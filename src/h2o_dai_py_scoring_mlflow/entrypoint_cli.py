@@ -178,3 +178,55 @@ def score_main(argv: List[str]) -> int:
         return 0
 
     return _guarded("score", argv, action)
+
+
+def validate_main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(prog="validate")
+    parser.add_argument("--model-uri", type=_optional, default=None)
+    parser.add_argument("--scoring-dir", type=_optional, default=None)
+    parser.add_argument("--serve", type=_boolean, default=False)
+    parser.add_argument("--lock", type=_boolean, default=False)
+    parser.add_argument("--report", type=_optional, default=None)
+    args = parser.parse_args(argv)
+
+    def action(settings: Settings) -> int:
+        from .checks.validation import ValidateRequest, validate  # noqa: PLC0415  # numpy
+
+        request = ValidateRequest(
+            model_uri=args.model_uri,
+            scoring_dir=args.scoring_dir,
+            serve=args.serve,
+            lock=args.lock,
+        )
+        report = validate(settings, request, echo=True)
+        if args.report:
+            Path(args.report).write_text(report.to_json() + "\n", encoding="utf-8")
+        print(report.table(), file=sys.stderr)
+        print(json.dumps(report.to_dict()))
+        if report.ok:
+            return 0
+        failures = report.failures()
+        raise DaiMlflowError(
+            f"validation failed: {len(failures)} check(s): {', '.join(f.name for f in failures)}.",
+            tip=failures[0].fix,
+        )
+
+    return _guarded("validate", argv, action)
+
+
+def build_pyorc_main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(prog="build_pyorc")
+    parser.add_argument("--scoring-dir", required=True)
+    parser.add_argument("--version", type=_optional, default=None)
+    args = parser.parse_args(argv)
+
+    def action(settings: Settings) -> int:
+        from .checks.pyorc import build_pyorc, pyorc_version_of  # noqa: PLC0415
+
+        version = args.version or pyorc_version_of(args.scoring_dir) or "0.9.0"
+        result = build_pyorc(settings, args.scoring_dir, version=version, echo=True)
+        print(json.dumps({"wheel": Path(result.wheel).name, "source": result.source,
+                          "changed": result.changed}))  # fmt: skip
+        return 0
+
+    return _guarded("build_pyorc", argv, action, tracking=False)

@@ -23,11 +23,11 @@ from helpers.cli import cli_env, dai_mlflow
 
 from h2o_dai_py_scoring_mlflow import score_driverless_file
 from h2o_dai_py_scoring_mlflow.batch.job import CSV, JSON_LINES, PARQUET, file_format
-from h2o_dai_py_scoring_mlflow.batch.launch import _model_folder
 from h2o_dai_py_scoring_mlflow.batch.loop import PARTIAL_SUFFIX, Progress, remove_stale_partials
 from h2o_dai_py_scoring_mlflow.entrypoint_cli import column_names
 from h2o_dai_py_scoring_mlflow.errors import ScoreInputError
 from h2o_dai_py_scoring_mlflow.export.schema import read_input_schema
+from h2o_dai_py_scoring_mlflow.model.location import model_folder
 from h2o_dai_py_scoring_mlflow.runtime import processes
 from h2o_dai_py_scoring_mlflow.runtime.environments import PythonEnvironment
 from h2o_dai_py_scoring_mlflow.runtime.project import shims_dir
@@ -657,8 +657,8 @@ def test_a_logged_models_own_apply_data_recipes_is_the_default(tmp_path: Path) -
     model = tmp_path / "model"
     shutil.copytree(REPO / "tests" / "fixtures" / "models" / "flat-layout-binary", model)
     (model / "artifacts" / "scoring-pipeline").mkdir(parents=True)
-    assert _model_folder(model).apply_data_recipes is False
+    assert model_folder(model).apply_data_recipes is False
     mlmodel = model / "MLmodel"
     text = mlmodel.read_text()
     mlmodel.write_text(text.replace("apply_data_recipes: false", "apply_data_recipes: true", 1))
-    assert _model_folder(model).apply_data_recipes is True
+    assert model_folder(model).apply_data_recipes is True

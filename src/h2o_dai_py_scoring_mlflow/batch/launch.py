@@ -16,15 +16,13 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
-from urllib.parse import urlparse
-
-import yaml
 
 from ..bridge.tracking import log_run_metrics
 from ..errors import DaiMlflowError, ScoreInputError
 from ..export.reading import example_columns, local_path, open_export, open_pipeline_folder
-from ..export.requirements import ARTIFACTS_FOLDER, export_requirements
+from ..export.requirements import export_requirements
 from ..export.schema import read_input_schema
+from ..model.location import open_model
 from ..runtime import processes
 from ..runtime.project import shims_dir
 from ..runtime.scorer import scoring_environment
@@ -33,8 +31,6 @@ from ..settings import PYARROW_VERSION, Settings
 from .job import BatchJob, ColumnSpec, ExampleValue, ScorerJob, check_paths
 
 INSIDE_MODULE = "h2o_dai_py_scoring_mlflow.batch.inside"
-
-_MODEL_TIP = "Pass a model logged by `dai-mlflow log-model` (runs:/, models:/ or its folder)."
 
 
 @dataclass(frozen=True)
@@ -89,58 +85,10 @@ def _export_source(scoring_dir: str) -> Iterator[_Source]:
         yield _Source(pipeline.folder, False)
 
 
-def _model_config(model_dir: Path) -> Dict[str, Any]:
-    try:
-        mlmodel = yaml.safe_load((model_dir / "MLmodel").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScoreInputError(
-            f"{model_dir}: no readable MLmodel file ({exc}).", tip=_MODEL_TIP
-        ) from None
-    flavor = (mlmodel or {}).get("flavors", {}).get("python_function", {})
-    # save_model(model_config=...) lands in the flavor's `config` key.
-    config = flavor.get("config") or {}
-    return dict(config) if isinstance(config, dict) else {}
-
-
 @contextlib.contextmanager
 def _model_source(model_uri: str) -> Iterator[_Source]:
-    """A local (or dbfs:/) model folder as is; any other URI downloaded to a temporary folder."""
-    scheme = urlparse(model_uri).scheme
-    if scheme in ("", "file", "dbfs"):
-        local = local_path(model_uri[len("file://") :] if scheme == "file" else model_uri)
-        if not local.is_dir():
-            raise ScoreInputError(f"The model folder {local} does not exist.", tip=_MODEL_TIP)
-        yield _model_folder(local)
-        return
-    with scratch_dir("model") as scratch:
-        yield _model_folder(_download_model(model_uri, scratch))
-
-
-def _download_model(model_uri: str, target: Path) -> Path:
-    import mlflow  # noqa: PLC0415  # the caller's MLflow, any version
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415
-
-    try:
-        return Path(
-            mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(target))
-        )
-    except (MlflowException, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise ScoreInputError(
-            f"Cannot download the model {model_uri} from {mlflow.get_tracking_uri()}: {first}",
-            tip="Check the URI and MLFLOW_TRACKING_URI (and MLFLOW_REGISTRY_URI for models:/).",
-        ) from None
-
-
-def _model_folder(model_dir: Path) -> _Source:
-    config = _model_config(model_dir)
-    pipeline = model_dir / ARTIFACTS_FOLDER
-    if not pipeline.is_dir():
-        raise ScoreInputError(
-            f"{model_dir} has no {ARTIFACTS_FOLDER}/: it is not a DAI model logged by dai-mlflow.",
-            tip=_MODEL_TIP,
-        )
-    return _Source(pipeline, bool(config.get("apply_data_recipes", False)))
+    with open_model(model_uri) as model:
+        yield _Source(model.pipeline, model.apply_data_recipes)
 
 
 def _extra_requirements(settings: Settings, pipeline: Path, parquet: bool) -> Tuple[str, ...]:

@@ -39,16 +39,28 @@ def model_requirement_lines(model_dir: Path) -> List[str]:
     return lines
 
 
-def rehearsal_environment(
-    model_dir: Path, settings: Settings, *, echo: bool = False
-) -> PythonEnvironment:
-    """A fresh environment built only from the model's own files, with the Python it records."""
+def _python_env(model_dir: Path) -> Dict[str, Any]:
     python_env_file = model_dir / "python_env.yaml"
     try:
         python_env = yaml.safe_load(python_env_file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ModelFilesError(f"{python_env_file}: cannot be read ({exc}).") from None
-    version = str(python_env.get("python", ""))
+    if not isinstance(python_env, dict) or not python_env.get("python"):
+        raise ModelFilesError(f"{python_env_file}: no `python` version in it.")
+    return python_env
+
+
+def model_python_version(model_dir: Path) -> str:
+    """The Python version the model records (python_env.yaml), e.g. 3.8.18."""
+    return str(_python_env(model_dir)["python"])
+
+
+def rehearsal_environment(
+    model_dir: Path, settings: Settings, *, echo: bool = False
+) -> PythonEnvironment:
+    """A fresh environment built only from the model's own files, with the Python it records."""
+    python_env = _python_env(model_dir)
+    version = str(python_env["python"])
     exact = replace(settings, python_strict=True, python_version=None)
     resolution = resolve_interpreter(exact, pin=version)
     spec = EnvironmentSpec(
