@@ -22,8 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
-from h2o_dai_py_scoring_mlflow.checks.rehearsal import rehearsal_environment
 from h2o_dai_py_scoring_mlflow.checks.serving import free_port
+from h2o_dai_py_scoring_mlflow.model.environment import model_environment
 from h2o_dai_py_scoring_mlflow.samples import build_sample
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 
@@ -120,7 +120,7 @@ def main() -> int:
     run_id = json.loads(logged.stdout.strip().splitlines()[-1])["run_id"]
     model = next(scratch.glob(f"mlruns/*/{run_id}/artifacts/h2o_dai_scoring_pyfunc"))
 
-    python = rehearsal_environment(model, load_settings(env)).python
+    python = model_environment(model, load_settings(env)).python
     example = model / "input_example.json"
     done = subprocess.run([str(python), "-c", IN_PROCESS, str(model), str(example),
                            str(REQUESTS)], env=env, check=True, capture_output=True,

@@ -139,3 +139,27 @@ def project_env(python38: Interpreter, env_root: Path) -> PythonEnvironment:
         ),
         load_settings({"MLFLOW_ENV_ROOT": str(env_root)}),
     )
+
+
+@pytest.fixture(scope="session")
+def logged_binary_model(
+    tmp_path_factory: pytest.TempPathFactory,
+    sample_factory: Callable[[str], SampleResult],
+    env_root: Path,
+) -> Path:
+    """A binary model logged by `dai-mlflow log-model` (from this Python, MLflow 3.x) into an
+    empty folder's default store; its folder. Tests that change it work on a copy."""
+    import json
+
+    import mlflow
+    from helpers.cli import cli_env, dai_mlflow
+
+    folder = tmp_path_factory.mktemp("logged-binary")
+    sample = sample_factory("binary")
+    env = cli_env(env_root, DRIVERLESS_AI_LICENSE_FILE=str(sample.license_file))
+    done = dai_mlflow(["log-model", str(sample.pipeline), "--json"], folder, env)
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout.strip().splitlines()[-1])["run_id"]
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+    uri = client.get_run(run_id).info.artifact_uri
+    return Path(uri.replace("file://", "")) / "h2o_dai_scoring_pyfunc"

@@ -33,6 +33,7 @@ LAYERS = (
     "model",
     "batch",
     "checks",
+    "spark",
     "samples",
     "faces",
 )
@@ -204,12 +205,13 @@ def test_a_scorer_side_import_of_another_wing_is_named(tmp_path: Path) -> None:
     assert violations == ["batch.loop:1 imports yaml", "batch.loop:2 imports runtime.processes"]
 
 
-@pytest.mark.parametrize("module", ["model.wrapper", "bridge.store_server"])
+@pytest.mark.parametrize("module", ["model.wrapper", "model.worker_process", "bridge.store_server"])
 def test_standalone_modules_import_nothing_of_this_package(
     graph: PackageGraph, module: str
 ) -> None:
-    """wrapper.py is copied into every model (as code/h2o_dai_pyfunc_model.py) and
-    store_server.py is run by path with another Python's MLflow: this package is not there."""
+    """wrapper.py is copied into every model (as code/h2o_dai_pyfunc_model.py); worker_process.py
+    and store_server.py are run by path with another Python (the model's 3.8, another MLflow):
+    this package is not there."""
     assert [i.where for i in graph.imports[module] if i.internal] == []
 
 
@@ -225,7 +227,7 @@ def test_no_module_name_repeats_a_wing_name(graph: PackageGraph) -> None:
 
 
 def test_every_wing_says_who_runs_it_and_what_it_may_import(graph: PackageGraph) -> None:
-    for wing in ("runtime", "export", "model", "batch", "bridge", "checks", "samples"):
+    for wing in ("runtime", "export", "model", "batch", "bridge", "checks", "spark", "samples"):
         doc = ast.get_docstring(ast.parse(graph.modules[wing].read_text(encoding="utf-8")))
         assert doc is not None, wing
         assert "runs" in doc and "import" in doc, wing

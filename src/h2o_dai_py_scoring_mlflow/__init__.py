@@ -9,7 +9,13 @@ from typing import Any
 
 from .version import __version__
 
-__all__ = ["__version__", "log_driverless_scoring_pipeline", "score_driverless_file"]
+__all__ = [
+    "__version__",
+    "log_driverless_scoring_pipeline",
+    "score_driverless_file",
+    "score_spark",
+    "predict_with_uv",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,4 +28,12 @@ def __getattr__(name: str) -> Any:
         from .api import score_driverless_file  # noqa: PLC0415
 
         return score_driverless_file
+    if name == "predict_with_uv":
+        from .api import predict_with_uv  # noqa: PLC0415
+
+        return predict_with_uv
+    if name == "score_spark":
+        from .spark.scoring import score_spark  # noqa: PLC0415
+
+        return score_spark
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from .batch.launch import ScoreRequest, ScoreSummary, score_file
 from .bridge.launcher import LogModelRequest, build_command, run_build
+from .model.environment import model_interpreter
 from .model.inline import inline_capable, log_model_inline
+from .model.location import open_model
 from .model.record import BuiltModel, log_built_model, prefetch_mlflow, tracking_uri_set
 from .scratch import scratch_dir
 from .settings import Settings, load_settings
@@ -77,6 +81,43 @@ def log_driverless_scoring_pipeline(
         experiment=experiment,
     )
     return log_model(load_settings(), request)
+
+
+_PATH_LOCK = threading.Lock()
+
+
+def predict_with_uv(model_uri: str, input_data: Any) -> Any:
+    """``mlflow.models.predict(model_uri, input_data, env_manager="uv")`` for a model of this
+    package, from any Python and MLflow: this machine's Python of the version the model records
+    is put on PATH for the call (uv finds it there) and taken off again. Returns the predictions
+    as a pandas DataFrame."""
+    import mlflow  # noqa: PLC0415  # the caller's MLflow, any version
+    import pandas as pd  # noqa: PLC0415
+
+    settings = load_settings()
+    with open_model(model_uri) as model, scratch_dir("predict") as scratch:
+        python = model_interpreter(model.path, settings).path
+        output = scratch / "predictions.json"
+        with _PATH_LOCK:
+            previous = os.environ.get("PATH", "")
+            os.environ["PATH"] = f"{python.parent}{os.pathsep}{previous}"
+            try:
+                predict: Any = mlflow.models.predict  # unannotated in some MLflow versions
+                predict(
+                    model_uri=str(model.path),
+                    input_data=input_data,
+                    output_path=str(output),
+                    env_manager="uv",
+                )
+            finally:
+                os.environ["PATH"] = previous
+        predictions = json.loads(output.read_text(encoding="utf-8"))
+    rows = (
+        predictions.get("predictions", predictions)
+        if isinstance(predictions, dict)
+        else predictions
+    )
+    return pd.DataFrame(rows)
 
 
 def score_driverless_file(

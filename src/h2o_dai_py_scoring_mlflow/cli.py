@@ -148,6 +148,16 @@ def _parser() -> argparse.ArgumentParser:
         default=(),
         help="input columns copied into the output, e.g. ids: a,b or a JSON list",
     )
+    score.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: this machine, in bounded memory (default); spark: a Spark cluster or local "
+        "Spark, writing a folder of part files (needs --model-uri and the [spark] extra)",
+    )
+    score.add_argument(
+        "--spark-master", help="Spark master URL (default: local[*] or the cluster's)"
+    )
     score.add_argument("--json", action="store_true", help="print one JSON line with the result")
 
     _add_check_commands(commands)
@@ -323,7 +333,12 @@ def _command_score(args: argparse.Namespace) -> int:
         apply_data_recipes=args.apply_data_recipes,
         keep_columns=tuple(args.keep_columns),
     )
-    summary = score_file(settings, request, echo=args.verbose)
+    if args.engine == "spark":
+        from .spark.job import score_file_with_spark  # noqa: PLC0415  # the [spark] extra
+
+        summary = score_file_with_spark(settings, request, master=args.spark_master)
+    else:
+        summary = score_file(settings, request, echo=args.verbose)
     if args.json:
         print(summary.to_json())
         return 0
@@ -362,13 +377,13 @@ def _command_validate(args: argparse.Namespace) -> int:
 
 
 def _command_serve(args: argparse.Namespace) -> int:
-    from .checks.rehearsal import rehearsal_environment  # noqa: PLC0415
     from .checks.serving import serve_command, serve_environment  # noqa: PLC0415
+    from .model.environment import model_environment  # noqa: PLC0415
     from .model.location import open_model  # noqa: PLC0415
 
     settings = load_settings()
     with open_model(args.model_uri) as model:
-        env = rehearsal_environment(model.path, settings, echo=True)
+        env = model_environment(model.path, settings, echo=True)
         argv = serve_command(env, model.path, host=args.host, port=args.port, workers=args.workers)
         LOG.info(
             "Serving %s with MLflow 2.17 at http://%s:%d (%d worker(s)); Ctrl-C stops it",

@@ -16,8 +16,9 @@ import pandas as pd
 from .api import log_model
 from .batch.launch import ScoreRequest, ScoreSummary, score_file
 from .bridge.launcher import LogModelRequest
-from .checks.rehearsal import predict_with_mlflow, rehearsal_environment
+from .checks.rehearsal import predict_with_mlflow
 from .export.reading import example_frame
+from .model.environment import model_environment
 from .runtime.scorer import score_frame, scoring_environment
 from .samples import SampleResult, build_sample
 from .samples.datasets import make_dataset
@@ -70,7 +71,7 @@ def run_demo(
     model_dir = _local_model_dir(out, logged)
 
     LOG.info("3/5 Restoring the model in a clean environment built from its own files")
-    rehearsal = rehearsal_environment(model_dir, settings, echo=echo)
+    rehearsal = model_environment(model_dir, settings, echo=echo)
 
     LOG.info("4/5 Predicting example.py's rows with MLflow 2.17 and with the scorer directly")
     split = _example_split(sample)

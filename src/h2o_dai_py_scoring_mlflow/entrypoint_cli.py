@@ -158,9 +158,24 @@ def score_main(argv: List[str]) -> int:
     parser.add_argument("--batch-size", type=_optional_batch_size, default=None)
     parser.add_argument("--apply-data-recipes", type=_optional_boolean, default=None)
     parser.add_argument("--keep-columns", type=column_names, default=())
+    parser.add_argument("--engine", choices=("local", "spark"), default="local")
     args = parser.parse_args(argv)
 
     def action(settings: Settings) -> int:
+        if args.engine == "spark":
+            from .spark.job import score_file_with_spark  # noqa: PLC0415  # the [spark] extra
+
+            request = ScoreRequest(
+                input_path=args.input_path,
+                output_path=args.output_path,
+                scoring_dir=args.scoring_dir,
+                model_uri=args.model_uri,
+                batch_size=args.batch_size,
+                apply_data_recipes=args.apply_data_recipes,
+                keep_columns=args.keep_columns,
+            )
+            print(score_file_with_spark(settings, request).to_json())
+            return 0
         summary = score_file(
             settings,
             ScoreRequest(

@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Dict
 
-import mlflow
 import pytest
 import yaml
 from helpers.cli import cli_env, dai_mlflow
@@ -26,29 +25,11 @@ pytestmark = pytest.mark.slow
 FORMATS = ["dataframe_split", "dataframe_records", "inputs", "instances", "csv"]
 
 
-@pytest.fixture(scope="module")
-def logged_model(
-    tmp_path_factory: pytest.TempPathFactory,
-    sample_factory: Callable[[str], SampleResult],
-    env_root: Path,
-) -> Path:
-    """A binary model logged by `dai-mlflow log-model` into an empty folder's default store."""
-    folder = tmp_path_factory.mktemp("validate-store")
-    sample = sample_factory("binary")
-    env = cli_env(env_root, DRIVERLESS_AI_LICENSE_FILE=str(sample.license_file))
-    done = dai_mlflow(["log-model", str(sample.pipeline), "--json"], folder, env)
-    assert done.returncode == 0, done.stderr
-    run_id = json.loads(done.stdout.strip().splitlines()[-1])["run_id"]
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
-    uri = client.get_run(run_id).info.artifact_uri
-    return Path(uri.replace("file://", "")) / "h2o_dai_scoring_pyfunc"
-
-
 @pytest.fixture
-def model(logged_model: Path, tmp_path: Path) -> Path:
+def model(logged_binary_model: Path, tmp_path: Path) -> Path:
     """A copy of the good model that a test may break."""
     copy = tmp_path / "model"
-    shutil.copytree(logged_model, copy)
+    shutil.copytree(logged_binary_model, copy)
     return copy
 
 

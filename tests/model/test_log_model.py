@@ -25,7 +25,7 @@ from conftest import HELPERS, REPO
 from helpers.broken_exports import BROKEN
 from helpers.cli import cli_env, dai_mlflow
 
-from h2o_dai_py_scoring_mlflow.checks.rehearsal import rehearsal_environment
+from h2o_dai_py_scoring_mlflow.model.environment import model_environment
 from h2o_dai_py_scoring_mlflow.runtime import processes
 from h2o_dai_py_scoring_mlflow.runtime.environments import (
     PythonEnvironment,
@@ -177,7 +177,7 @@ def _model_environment(python38: Interpreter, model: Path, env_root: Path) -> Py
     """A fresh environment built only from the model's own python_env.yaml and requirements.txt."""
     python_env = yaml.safe_load((model / "python_env.yaml").read_text())
     assert python_env["python"] == str(python38.version)
-    return rehearsal_environment(model, load_settings({"MLFLOW_ENV_ROOT": str(env_root)}))
+    return model_environment(model, load_settings({"MLFLOW_ENV_ROOT": str(env_root)}))
 
 
 def _free_port() -> int:

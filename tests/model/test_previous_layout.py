@@ -24,7 +24,8 @@ import yaml
 from conftest import REPO
 from helpers.cli import cli_env, dai_mlflow
 
-from h2o_dai_py_scoring_mlflow.checks.rehearsal import predict_with_mlflow, rehearsal_environment
+from h2o_dai_py_scoring_mlflow.checks.rehearsal import predict_with_mlflow
+from h2o_dai_py_scoring_mlflow.model.environment import model_environment
 from h2o_dai_py_scoring_mlflow.runtime.scorer import ScoringEnvironment, score_frame
 from h2o_dai_py_scoring_mlflow.samples import SampleResult
 from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
@@ -96,7 +97,7 @@ def test_mlflow_2_17_restores_and_predicts_it_from_its_own_files(
     sample = sample_factory("binary")
     license_env = {"DRIVERLESS_AI_LICENSE_FILE": str(sample.license_file)}
     split = json.loads(_frame().to_json(orient="split", index=False))
-    env = rehearsal_environment(old_model, load_settings({"MLFLOW_ENV_ROOT": str(env_root)}))
+    env = model_environment(old_model, load_settings({"MLFLOW_ENV_ROOT": str(env_root)}))
     predicted = predict_with_mlflow(env, old_model, split, extra_env=license_env)
     scoring = scoring_env_factory("binary").environment
     direct = score_frame(scoring, sample.pipeline, split, extra_env=license_env)

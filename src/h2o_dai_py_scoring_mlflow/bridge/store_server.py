@@ -72,6 +72,13 @@ def _default_uri(cwd: Path) -> str:
     return str(mlflow.get_tracking_uri())
 
 
+def _forget_own_folder() -> None:
+    """Run as a script, this file's folder comes first on sys.path, and its sibling modules
+    (e.g. model/packaging.py) would shadow the environment's packages of the same name."""
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="store_server")
     parser.add_argument("--fd", type=int, required=True)
@@ -80,6 +87,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--artifact-root", default="")
     parser.add_argument("--cwd", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
+    _forget_own_folder()
     token = os.environ.pop(TOKEN_VARIABLE, "")
     if len(token) < 32:
         sys.stderr.write(f"store_server: {TOKEN_VARIABLE} is missing or too short\n")

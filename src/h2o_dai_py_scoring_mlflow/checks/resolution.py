@@ -16,10 +16,10 @@ from typing import List, Optional, Tuple
 
 from ..errors import CommandError
 from ..export.requirements import ARTIFACTS_FOLDER, canonical_name, parse_requirements
+from ..model.environment import model_python_version, model_requirement_lines
 from ..runtime import processes
 from ..scratch import scratch_dir
 from ..settings import Settings
-from .rehearsal import model_python_version, model_requirement_lines
 from .report import CheckResult, failed, passed, skipped
 
 SERVING_PLATFORM = "x86_64-manylinux_2_17"

@@ -1,6 +1,6 @@
 """`validate`: every failure Databricks Model Serving would hit, found on the laptop first.
 
-1. Static checks of the model's files (:mod:`.model_files`).
+1. Static checks of the model's files (:mod:`.artifacts`).
 2. Resolution of its requirements for the serving platform (:mod:`.resolution`); ``lock``
    writes the pinned result into the model.
 3. The clean-environment rehearsal: an environment built only from the model's files, MLflow
@@ -25,14 +25,15 @@ import numpy as np
 
 from ..bridge.launcher import LogModelRequest, build_command, run_build
 from ..errors import CommandError, DaiMlflowError
+from ..model.environment import model_environment
 from ..model.location import ModelFolder, model_folder, open_model
 from ..runtime.environments import PythonEnvironment
 from ..runtime.scorer import score_frame, scoring_environment
 from ..scratch import scratch_dir
 from ..settings import Settings
+from .artifacts import static_checks
 from .lock import lock_model
-from .model_files import static_checks
-from .rehearsal import predict_with_mlflow, rehearsal_environment
+from .rehearsal import predict_with_mlflow
 from .report import CheckResult, Report, failed, log_report_to_run, passed, skipped
 from .resolution import resolve_for_serving
 from .serving import ModelServer, ServeError, serve_model
@@ -253,7 +254,7 @@ def _run_model(
     split = missing_value_rows(_input_example(model.path))
     scoring = pool.submit(_expected, settings, model, split, extra_env)
     try:
-        env = rehearsal_environment(model.path, settings, echo=echo)
+        env = model_environment(model.path, settings, echo=echo)
         answers = _predict(env, model, split, extra_env)
         expected = scoring.result()
     except DaiMlflowError as exc:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import CommandError, CommandTimeoutError
 
@@ -123,7 +123,7 @@ def _popen(args: List[str], **kwargs: object) -> subprocess.Popen[str]:
         raise CommandError(args, 127, str(exc)) from exc
 
 
-def stop_group(proc: subprocess.Popen[str], *, grace: float = _GRACE_S) -> None:
+def stop_group(proc: subprocess.Popen[Any], *, grace: float = _GRACE_S) -> None:
     """Stop ``proc`` and everything in its process group: SIGTERM, then SIGKILL."""
     if proc.poll() is not None:
         _kill_group(proc.pid, signal.SIGKILL)  # stragglers it left behind
@@ -308,6 +308,26 @@ def start(
             stdin=subprocess.DEVNULL,
             pass_fds=tuple(pass_fds),
         )
+
+
+def spawn_piped(
+    argv: Sequence[Arg], *, env: Mapping[str, str], cwd: Optional[Path] = None
+) -> subprocess.Popen[bytes]:
+    """Start a long-lived child that we talk to over binary pipes (stdin, stdout, stderr)."""
+    args = [str(a) for a in argv]
+    try:
+        return subprocess.Popen(
+            args,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_bound_to(os.getpid()),  # noqa: PLW1509  # prctl must run in the child
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(args, 127, str(exc)) from exc
 
 
 def stop(proc: subprocess.Popen[str], *, grace: float = 15.0) -> None:
