@@ -11,20 +11,18 @@ this run. Prints ratios against it.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
+from logged_sample import logged_sample
+
 from h2o_dai_py_scoring_mlflow.checks.serving import free_port
 from h2o_dai_py_scoring_mlflow.model.environment import model_environment
-from h2o_dai_py_scoring_mlflow.samples import build_sample
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 
 REQUESTS = 200
@@ -106,19 +104,10 @@ def _serve(cli: List[str], model: Path, workers: int, env: Dict[str, str]) -> Di
 
 
 def main() -> int:
-    scratch = Path(tempfile.mkdtemp(prefix="dai-mlflow-bench-serve-"))
-    sample = build_sample("binary", scratch / "sample", rows=1000)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")},
-        "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS": "never",
-        "H2O_DAI_MLFLOW_PYSPARK_VERSION": "none",
-        "DRIVERLESS_AI_LICENSE_FILE": str(sample.license_file),
-    }
-    cli = [sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli"]
-    logged = subprocess.run([*cli, "log-model", str(sample.pipeline), "--json"], env=env,
-                            cwd=scratch, check=True, capture_output=True, text=True)  # fmt: skip
-    run_id = json.loads(logged.stdout.strip().splitlines()[-1])["run_id"]
-    model = next(scratch.glob(f"mlruns/*/{run_id}/artifacts/h2o_dai_scoring_pyfunc"))
+    logged = logged_sample("serve", rows=1000)
+    env = logged.env
+    cli = logged.cli
+    model = logged.model
 
     python = model_environment(model, load_settings(env)).python
     example = model / "input_example.json"

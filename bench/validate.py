@@ -13,13 +13,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List
 
+from logged_sample import logged_sample
+
 from h2o_dai_py_scoring_mlflow.runtime.interpreters import resolve_interpreter
-from h2o_dai_py_scoring_mlflow.samples import build_sample
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 
 PREDICT = """
@@ -40,19 +40,11 @@ def _best_of_three(argv: List[str], env: Dict[str, str], cwd: Path) -> float:
 
 
 def main() -> int:
-    scratch = Path(tempfile.mkdtemp(prefix="dai-mlflow-bench-validate-"))
-    sample = build_sample("binary", scratch / "sample", rows=1000)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")},
-        "H2O_DAI_MLFLOW_PYTHON_DOWNLOADS": "never",
-        "H2O_DAI_MLFLOW_PYSPARK_VERSION": "none",
-        "DRIVERLESS_AI_LICENSE_FILE": str(sample.license_file),
-    }
-    cli = [sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli"]
-    logged = subprocess.run([*cli, "log-model", str(sample.pipeline), "--json"], env=env,
-                            cwd=scratch, check=True, capture_output=True, text=True)  # fmt: skip
-    run_id = json.loads(logged.stdout.strip().splitlines()[-1])["run_id"]
-    model = next(scratch.glob(f"mlruns/*/{run_id}/artifacts/h2o_dai_scoring_pyfunc"))
+    logged = logged_sample("validate", rows=1000)
+    scratch = logged.scratch
+    env = logged.env
+    cli = logged.cli
+    model = logged.model
     validate_s = _best_of_three([*cli, "validate", "--model-uri", str(model)], env, scratch)
 
     python38 = resolve_interpreter(load_settings(env), pin="3.8").interpreter.path

@@ -34,6 +34,7 @@ LAYERS = (
     "batch",
     "checks",
     "spark",
+    "databricks",
     "samples",
     "faces",
 )
@@ -205,14 +206,25 @@ def test_a_scorer_side_import_of_another_wing_is_named(tmp_path: Path) -> None:
     assert violations == ["batch.loop:1 imports yaml", "batch.loop:2 imports runtime.processes"]
 
 
-@pytest.mark.parametrize("module", ["model.wrapper", "model.worker_process", "bridge.store_server"])
+@pytest.mark.parametrize("module", ["model.worker_process", "bridge.store_server"])
 def test_standalone_modules_import_nothing_of_this_package(
     graph: PackageGraph, module: str
 ) -> None:
-    """wrapper.py is copied into every model (as code/h2o_dai_pyfunc_model.py); worker_process.py
-    and store_server.py are run by path with another Python (the model's 3.8, another MLflow):
-    this package is not there."""
+    """worker_process.py and store_server.py are run by path with another Python (the model's
+    3.8, another MLflow): this package is not there."""
     assert [i.where for i in graph.imports[module] if i.internal] == []
+
+
+def test_the_wrapper_imports_only_the_worker_handoff(graph: PackageGraph) -> None:
+    """wrapper.py is copied into every model (as code/h2o_dai_pyfunc_model.py), where this
+    package is usually absent: it may reach for the worker (and its errors) only, and only
+    inside a function that copes with the package missing."""
+    internal = [i for i in graph.imports["model.wrapper"] if i.internal]
+    assert {i.target for i in internal} == {"model.worker", "errors"}
+    source = graph.modules["model.wrapper"].read_text(encoding="utf-8").splitlines()
+    for found in internal:
+        line = source[found.line - 1]
+        assert line.startswith(" ") and line.lstrip().startswith("from h2o_dai_py_scoring_mlflow.")
 
 
 def test_no_module_name_repeats_a_wing_name(graph: PackageGraph) -> None:
@@ -227,7 +239,17 @@ def test_no_module_name_repeats_a_wing_name(graph: PackageGraph) -> None:
 
 
 def test_every_wing_says_who_runs_it_and_what_it_may_import(graph: PackageGraph) -> None:
-    for wing in ("runtime", "export", "model", "batch", "bridge", "checks", "spark", "samples"):
+    for wing in (
+        "runtime",
+        "export",
+        "model",
+        "batch",
+        "bridge",
+        "checks",
+        "spark",
+        "databricks",
+        "samples",
+    ):
         doc = ast.get_docstring(ast.parse(graph.modules[wing].read_text(encoding="utf-8")))
         assert doc is not None, wing
         assert "runs" in doc and "import" in doc, wing

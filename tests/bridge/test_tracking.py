@@ -17,6 +17,7 @@ from typing import Optional
 
 import mlflow
 import pytest
+from helpers.pids import alive
 
 from h2o_dai_py_scoring_mlflow.bridge import store_server
 from h2o_dai_py_scoring_mlflow.bridge.tracking import (
@@ -38,15 +39,6 @@ def _get(url: str, token: Optional[str]) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
 
 
 def test_remote_uris_are_remote_and_local_ones_are_not() -> None:
@@ -104,7 +96,7 @@ def test_a_local_store_is_served_to_its_call_only_and_then_stopped(
         assert _get(served.url + search, None) == 401
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{served.url}/health", timeout=2)
-    assert not _alive(served.process.pid)
+    assert not alive(served.process.pid)
     local = mlflow.MlflowClient(tracking_uri=store).get_run(run.info.run_id)
     assert local.info.status == "FINISHED"
     assert local.info.artifact_uri.startswith((tmp_path / "mlruns").as_uri())
@@ -148,13 +140,13 @@ def test_the_server_dies_with_its_caller_even_on_kill_9(tmp_path: Path) -> None:
     assert caller.stdout is not None
     server_pid = json.loads(caller.stdout.readline())["pid"]
     assert caller.stdout.readline().strip() == "ready"
-    assert _alive(server_pid)
+    assert alive(server_pid)
     caller.send_signal(signal.SIGKILL)
     caller.wait()
     deadline = time.monotonic() + 10
-    while _alive(server_pid) and time.monotonic() < deadline:
+    while alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(server_pid)
+    assert not alive(server_pid)
 
 
 def test_the_server_script_uses_the_variable_names_of_this_mlflow() -> None:

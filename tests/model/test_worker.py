@@ -17,30 +17,16 @@ from typing import Callable, Dict, Iterator, List, Tuple
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.frames import rows_with_missing_values
+from helpers.pids import alive, wait_gone
 
 from h2o_dai_py_scoring_mlflow.model.environment import model_environment
 from h2o_dai_py_scoring_mlflow.model.worker import ScoringWorker, WorkerError
 from h2o_dai_py_scoring_mlflow.runtime.scorer import ScoringEnvironment, score_frame
 from h2o_dai_py_scoring_mlflow.samples import SampleResult
-from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 
 pytestmark = pytest.mark.slow
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _wait_gone(pid: int, seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not _alive(pid)
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +46,7 @@ def worker(
 
 
 def _rows() -> pd.DataFrame:
-    """Unseen rows with a missing value in every column, and one row with all of them missing."""
-    data = make_dataset("binary", rows=200, seed=7).train.head(30)
-    frame = data.drop(columns=[data.columns[-1]]).astype(object)
-    for position in range(len(frame.columns)):
-        frame.iloc[position, position] = None
-    empty = pd.DataFrame([[None] * len(frame.columns)], columns=frame.columns)
-    return pd.concat([frame, empty], ignore_index=True)
+    return rows_with_missing_values(30, seed=7)
 
 
 def _direct(
@@ -130,9 +110,25 @@ def test_a_worker_that_died_is_started_again(worker: ScoringWorker) -> None:
     first = worker.pid
     assert first is not None
     os.kill(first, signal.SIGKILL)
-    assert _wait_gone(first)
+    assert wait_gone([first])
     assert worker.predict(_rows().head(2)).shape == (2, 2)
     assert worker.pid not in (None, first)
+
+
+def test_a_worker_started_from_a_short_lived_thread_outlives_that_thread(
+    worker: ScoringWorker,
+) -> None:
+    """The kernel's parent-death signal follows the thread that forked: a worker started by a
+    thread pool's task must not die when that task's thread ends."""
+    starter = threading.Thread(target=worker.start)
+    starter.start()
+    starter.join()
+    pid = worker.pid
+    assert pid is not None
+    time.sleep(1.0)
+    assert alive(pid)
+    assert worker.predict(_rows().head(2)).shape == (2, 2)
+    assert worker.pid == pid
 
 
 def test_a_model_that_cannot_load_is_one_clear_error(
@@ -156,10 +152,10 @@ def test_close_and_garbage_collection_stop_the_worker(
     scoring = ScoringWorker(logged_binary_model, environment, extra_env=license_env)
     scoring.predict(_rows().head(1))
     pid = scoring.pid
-    assert pid is not None and _alive(pid)
+    assert pid is not None and alive(pid)
     del scoring
     gc.collect()
-    assert _wait_gone(pid)
+    assert wait_gone([pid])
 
 
 def test_no_worker_survives_its_caller_killed_with_sigkill(
@@ -183,7 +179,7 @@ def test_no_worker_survives_its_caller_killed_with_sigkill(
     )  # fmt: skip
     assert caller.stdout is not None
     pid = int(caller.stdout.readline())
-    assert _alive(pid)
+    assert alive(pid)
     caller.kill()
     caller.wait()
-    assert _wait_gone(pid)
+    assert wait_gone([pid])

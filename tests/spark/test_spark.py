@@ -179,6 +179,46 @@ def test_the_3_8_workers_of_a_cancelled_job_are_reaped(
     assert _worker_pids(copy) == []
 
 
+def test_mlflow_3_spark_udf_with_the_local_env_manager_hands_scoring_to_3_8_workers(
+    spark: object, logged_binary_model: Path
+) -> None:
+    """MLflow 3.x's own spark_udf, env_manager="local", on workers that have this package: the
+    model's wrapper starts a Python 3.8 worker there; the answers are score_spark's."""
+    import mlflow.pyfunc
+    from pyspark.sql import functions, types
+
+    from h2o_dai_py_scoring_mlflow.spark.scoring import model_columns, score_spark
+
+    signature = json.loads(
+        mlflow.models.Model.load(str(logged_binary_model)).signature.to_dict()["inputs"]
+    )
+    numeric = [c["name"] for c in signature if c["type"] in ("double", "long", "integer", "float")]
+    frame = _rows(30, seed=9)
+    for name in numeric:
+        frame[name] = pd.to_numeric(frame[name])
+    source = spark.createDataFrame(frame)  # type: ignore[attr-defined]
+    inputs = list(model_columns(logged_binary_model).inputs)
+    result_type = types.StructType([types.StructField(n, types.DoubleType()) for n in PREDICTIONS])
+    udf = mlflow.pyfunc.spark_udf(
+        spark, str(logged_binary_model), env_manager="local", result_type=result_type
+    )
+    got = (
+        source.withColumn("p", udf(functions.struct(*inputs)))
+        .select("id", "p.*")
+        .toPandas()
+        .sort_values("id")
+        .reset_index(drop=True)
+    )
+    expected = (
+        score_spark(source, str(logged_binary_model), keep_columns=["id"])
+        .toPandas()
+        .sort_values("id")
+        .reset_index(drop=True)
+    )
+    assert got["id"].tolist() == frame["id"].tolist()
+    assert np.array_equal(got[PREDICTIONS].to_numpy(), expected[PREDICTIONS].to_numpy())
+
+
 def test_score_spark_results_json(logged_binary_model: Path) -> None:
     """The model's signature gives the Spark schema (inputs and outputs both present)."""
     from h2o_dai_py_scoring_mlflow.spark.scoring import model_columns

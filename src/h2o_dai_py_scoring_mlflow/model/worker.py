@@ -27,6 +27,8 @@ from typing import IO, Any, Callable, Deque, Dict, Mapping, Optional, Tuple
 from ..errors import DaiMlflowError
 from ..runtime import processes
 from ..runtime.environments import PythonEnvironment
+from ..settings import load_settings
+from .environment import model_environment
 
 LOG = logging.getLogger(__name__)
 WORKER_SCRIPT = Path(__file__).with_name("worker_process.py")
@@ -42,26 +44,38 @@ class _WorkerDied(Exception):
     """The worker process ended (or its pipes closed) during a call."""
 
 
-def _frame_bytes(frame: Any) -> bytes:
-    """``frame`` as an Arrow IPC stream; object columns as text (None stays missing)."""
+def _table_of(frame: Any) -> Any:
+    """``frame`` as a pyarrow Table. A column pyarrow cannot type as it stands (Python objects of
+    mixed types) is sent as text, missing values kept missing; the model coerces per column."""
     import pandas as pd  # noqa: PLC0415
     import pyarrow as pa  # noqa: PLC0415
 
-    prepared = frame.reset_index(drop=True).copy()
-    for column in prepared.columns:
-        if prepared[column].dtype == object:
-            prepared[column] = prepared[column].map(lambda v: None if pd.isna(v) else str(v))
-    table = pa.Table.from_pandas(prepared, preserve_index=False)
+    frame = frame.reset_index(drop=True)
+    arrays = []
+    for name in frame.columns:
+        column = frame[name]
+        try:
+            arrays.append(pa.array(column, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            text = column.map(lambda v: None if pd.isna(v) else str(v))
+            arrays.append(pa.array(text, type=pa.string(), from_pandas=True))
+    return pa.Table.from_arrays(arrays, names=[str(name) for name in frame.columns])
+
+
+def _table_bytes(table: Any) -> bytes:
+    """``table`` as an Arrow IPC stream."""
+    import pyarrow as pa  # noqa: PLC0415
+
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return bytes(sink.getvalue().to_pybytes())
 
 
-def _frame_from(payload: bytes) -> Any:
+def _table_from(payload: bytes) -> Any:
     import pyarrow as pa  # noqa: PLC0415
 
-    return pa.ipc.open_stream(payload).read_all().to_pandas()
+    return pa.ipc.open_stream(payload).read_all()
 
 
 class _Process:
@@ -163,6 +177,12 @@ class ScoringWorker:
             )
         return process
 
+    def start(self) -> None:
+        """Start the worker and load the model now, rather than on the first prediction."""
+        with self._lock:
+            if self._process is None:
+                self._process = self._start()
+
     def _discard(self, process: _Process) -> None:
         if self._finalizer is not None:
             self._finalizer()
@@ -172,7 +192,14 @@ class ScoringWorker:
 
     def predict(self, frame: Any, params: Optional[Dict[str, Any]] = None) -> Any:
         """``frame``'s predictions (a pandas DataFrame), computed by the worker."""
-        payload = _frame_bytes(frame)
+        return self.predict_arrow(_table_of(frame), params).to_pandas()
+
+    def predict_arrow(self, table: Any, params: Optional[Dict[str, Any]] = None) -> Any:
+        """``table``'s predictions (pyarrow Tables both), computed by the worker: no pandas on
+        this side (Spark's Arrow batches go through as they are)."""
+        return _table_from(self._exchange(_table_bytes(table), params))
+
+    def _exchange(self, payload: bytes, params: Optional[Dict[str, Any]]) -> bytes:
         with self._lock:
             for attempt in (1, 2):
                 if self._process is None:
@@ -194,7 +221,7 @@ class ScoringWorker:
                     continue
                 if not answer.get("ok"):
                     raise WorkerError(f"{answer.get('type')}: {answer.get('error')}")
-                return _frame_from(result)
+                return result
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -206,3 +233,12 @@ class ScoringWorker:
     @property
     def pid(self) -> Optional[int]:
         return self._process.popen.pid if self._process is not None else None
+
+
+def worker_for_model(model_dir: Path) -> ScoringWorker:
+    """A started worker for the logged model in ``model_dir``: its Python 3.8 environment built
+    from the model's own files (once per machine; the build's output shown on stderr), the model
+    loaded there."""
+    worker = ScoringWorker(model_dir, model_environment(model_dir, load_settings(), echo=True))
+    worker.start()
+    return worker

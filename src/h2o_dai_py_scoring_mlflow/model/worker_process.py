@@ -56,9 +56,28 @@ def _failure(exc: BaseException) -> Dict[str, Any]:
     return {"ok": False, "error": message, "type": type(exc).__name__}
 
 
+def _predictor(model: Any) -> Any:
+    """What answers a frame: the model's own wrapper, called directly. The caller has already
+    checked the frame against the signature with its own MLflow (or, for Spark, sends the
+    columns as they are), and the wrapper coerces every column per the signature itself, so
+    MLflow 2.17's second schema check would only cost time - and refuse an int64 column for a
+    double input, which Arrow gives for whole numbers. Models without a Python wrapper go
+    through MLflow's ``predict``."""
+    unwrap = getattr(model, "unwrap_python_model", None)
+    if unwrap is None:
+        return model.predict
+    python_model = unwrap()
+
+    def predict(frame: Any, params: Optional[Dict[str, Any]] = None) -> Any:
+        return python_model.predict(None, frame, params=params)
+
+    return predict
+
+
 def _serve(model: Any, requests: BinaryIO, answers: BinaryIO) -> int:
     import pyarrow as pa  # noqa: PLC0415  # MLflow 2.17's own dependency
 
+    predict = _predictor(model)
     while True:
         message = read_message(requests)
         if message is None:
@@ -66,7 +85,7 @@ def _serve(model: Any, requests: BinaryIO, answers: BinaryIO) -> int:
         header, payload = message
         try:
             frame = pa.ipc.open_stream(payload).read_all().to_pandas()
-            result = model.predict(frame, params=header.get("params") or None)
+            result = predict(frame, params=header.get("params") or None)
             table = pa.Table.from_pandas(result, preserve_index=False)
             sink = pa.BufferOutputStream()
             with pa.ipc.new_stream(sink, table.schema) as writer:

@@ -3,15 +3,22 @@
 This module is self-contained (standard library, pandas, MLflow and ``h2o_dai_shims``) because it
 is copied into every logged model as ``code/h2o_dai_pyfunc_model.py`` next to the shims, and the
 model's environment does not have this package. Every process that loads the model runs
-``load_context`` first, which applies the shims before the scorer is imported (lazily, on the
-first prediction, once per process).
+``load_context`` first. Where the export's scorer can be imported (the model's own Python 3.8
+environment: serving, ``mlflow models predict``), it applies the shims and the scorer is
+imported lazily, on the first prediction, once per process. Anywhere else (another Python, a
+notebook on MLflow 3.x), it hands scoring to a long-lived Python 3.8 worker of this package
+(``h2o_dai_py_scoring_mlflow.model.worker``, the one import of the package here, optional), or,
+without the package, raises one error that names the ways to run the model.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
+import sys
 import threading
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pandas as pd
@@ -26,6 +33,25 @@ LICENSE_HELP = (
     "Driverless AI license missing or invalid: set DRIVERLESS_AI_LICENSE_KEY (the key) or "
     "DRIVERLESS_AI_LICENSE_FILE (path to license.sig) in the environment that serves this model"
 )
+
+
+def _needs_python_38(scorer_module: str) -> str:
+    version = "{}.{}".format(*sys.version_info[:2])
+    if version == "3.8":
+        where = (
+            "is not installed in this Python 3.8 environment (install the model's "
+            "requirements.txt, as mlflow models serve and predict do)"
+        )
+    else:
+        where = f"cannot be imported in Python {version}"
+    return (
+        f"This model scores with a Driverless AI scorer ({scorer_module}) built for Python 3.8 "
+        f"only, and it {where}. Three ways to run it from here:\n"
+        "1. pip install h2o-dai-py-scoring-mlflow (into this Python), then load the model again: "
+        "it runs in a Python 3.8 worker, built once per machine from the model's own files;\n"
+        '2. mlflow.models.predict(model_uri, data, env_manager="uv");\n'
+        "3. dai-mlflow score --model-uri <model uri> --input-path <file> --output-path <file>."
+    )
 
 
 def _invalid(message: str) -> MlflowException:
@@ -48,7 +74,9 @@ def _to_frame(model_input: Any) -> pd.DataFrame:
 
 
 def _coerce(series: pd.Series, mlflow_type: str) -> pd.Series:
-    if mlflow_type in ("float", "double", "integer", "long"):
+    if mlflow_type in ("float", "double"):
+        return pd.to_numeric(series, errors="coerce").astype("float64")
+    if mlflow_type in ("integer", "long"):
         return pd.to_numeric(series, errors="coerce")
     if mlflow_type == "boolean":
         lowered = series.map(lambda v: str(v).strip().lower() if v is not None else None)
@@ -70,6 +98,7 @@ class DaiScoringPipelineModel(PythonModel):
 
     def _reset(self) -> None:
         self._scorer: Any = None
+        self._worker: Any = None
         self._lock = threading.Lock()
         self._config: Dict[str, Any] = {}
         self._inputs: List[Dict[str, str]] = []
@@ -81,9 +110,13 @@ class DaiScoringPipelineModel(PythonModel):
         self._reset()
 
     def load_context(self, context: Any) -> None:
-        importlib.import_module("h2o_dai_shims").apply()
         self._config = dict(context.model_config or {})
         self._inputs = list(self._config.get("inputs", []))
+        if importlib.util.find_spec(self._config["scorer_module"]) is not None:
+            importlib.import_module("h2o_dai_shims").apply()
+            return
+        model_dir = Path(context.artifacts[ARTIFACT_KEY]).resolve().parents[1]
+        self._worker = _start_worker(model_dir, self._config["scorer_module"])
 
     def _get_scorer(self) -> Any:
         with self._lock:
@@ -98,7 +131,8 @@ class DaiScoringPipelineModel(PythonModel):
                     raise
             return self._scorer
 
-    def _prepare(self, model_input: Any) -> pd.DataFrame:
+    def _select(self, model_input: Any) -> pd.DataFrame:
+        """The model's input columns of ``model_input``, as a DataFrame, in signature order."""
         frame = _to_frame(model_input)
         names = [column["name"] for column in self._inputs]
         missing = [name for name in names if name not in frame.columns]
@@ -107,14 +141,22 @@ class DaiScoringPipelineModel(PythonModel):
                 f"Missing input column(s): {', '.join(missing)}. "
                 f"Expected columns: {', '.join(names)}"
             )
+        return frame[names]
+
+    def _prepare(self, model_input: Any) -> pd.DataFrame:
+        frame = self._select(model_input)
         prepared = pd.DataFrame(index=frame.index)
         for column in self._inputs:
             prepared[column["name"]] = _coerce(frame[column["name"]], column["type"])
         return prepared
 
     def predict(
-        self, context: Any, model_input: Any, params: Optional[Dict[str, Any]] = None
+        self, context: Any, model_input: pd.DataFrame, params: Optional[Dict[str, Any]] = None
     ) -> pd.DataFrame:
+        """``model_input`` may also be records or a split dict. The hint is a DataFrame so that
+        MLflow 3.x neither warns about it nor validates against it (the signature does)."""
+        if self._worker is not None:
+            return _predict_in_worker(self._worker, self._select(model_input), params)
         options = dict(params or {})
         frame = self._prepare(model_input)
         kwargs = {
@@ -128,3 +170,30 @@ class DaiScoringPipelineModel(PythonModel):
         result: pd.DataFrame = self._get_scorer().score_batch(frame, **kwargs)
         result.index = frame.index
         return result
+
+
+def _start_worker(model_dir: Path, scorer_module: str) -> Any:
+    """This package's Python 3.8 worker for the model, or the error naming the ways."""
+    try:
+        from h2o_dai_py_scoring_mlflow.errors import DaiMlflowError  # noqa: PLC0415
+        from h2o_dai_py_scoring_mlflow.model.worker import worker_for_model  # noqa: PLC0415
+    except ImportError:
+        raise MlflowException(_needs_python_38(scorer_module)) from None
+    try:
+        return worker_for_model(model_dir)
+    except DaiMlflowError as exc:
+        tip = f"\n{exc.tip}" if exc.tip else ""
+        raise MlflowException(f"{exc.message}{tip}") from None
+
+
+def _predict_in_worker(
+    worker: Any, frame: pd.DataFrame, params: Optional[Dict[str, Any]]
+) -> pd.DataFrame:
+    from h2o_dai_py_scoring_mlflow.model.worker import WorkerError  # noqa: PLC0415
+
+    try:
+        result: pd.DataFrame = worker.predict(frame, params)
+    except WorkerError as exc:
+        raise MlflowException(exc.message) from None
+    result.index = frame.index
+    return result

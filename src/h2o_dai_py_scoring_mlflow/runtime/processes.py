@@ -15,11 +15,13 @@ from __future__ import annotations
 import collections
 import ctypes
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -310,12 +312,59 @@ def start(
         )
 
 
+class _Spawner:
+    """Starts long-lived children from one thread that lasts as long as this process.
+
+    The kernel sends the parent-death signal when the *thread* that forked a child ends, not the
+    process: a worker started from a short-lived thread (a thread pool's task, a request
+    handler) would be killed with that thread. Calls from the main thread fork directly; after a
+    fork of this process (Spark's Python daemon forks its workers) a new thread is started."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: Optional[queue.SimpleQueue[Tuple[Callable[[], Any], Future[Any]]]] = None
+        self._owner = 0
+
+    def call(self, start: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        if threading.current_thread() is threading.main_thread():
+            return start()
+        done: Future[subprocess.Popen[bytes]] = Future()
+        self._queue().put((start, done))
+        return done.result()
+
+    def _queue(self) -> queue.SimpleQueue[Tuple[Callable[[], Any], Future[Any]]]:
+        with self._lock:
+            if self._requests is None or self._owner != os.getpid():
+                self._requests = queue.SimpleQueue()
+                self._owner = os.getpid()
+                thread = threading.Thread(
+                    target=self._serve, args=(self._requests,), name="dai-mlflow-spawner"
+                )
+                thread.daemon = True
+                thread.start()
+            return self._requests
+
+    @staticmethod
+    def _serve(requests: queue.SimpleQueue[Tuple[Callable[[], Any], Future[Any]]]) -> None:
+        while True:
+            start, done = requests.get()
+            try:
+                done.set_result(start())
+            except BaseException as exc:  # handed to the caller waiting on it, which raises it
+                done.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
+
+
 def spawn_piped(
     argv: Sequence[Arg], *, env: Mapping[str, str], cwd: Optional[Path] = None
 ) -> subprocess.Popen[bytes]:
-    """Start a long-lived child that we talk to over binary pipes (stdin, stdout, stderr)."""
+    """Start a long-lived child that we talk to over binary pipes (stdin, stdout, stderr); it
+    dies with this process, whichever thread asked for it."""
     args = [str(a) for a in argv]
-    try:
+
+    def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             args,
             env=dict(env),
@@ -326,6 +375,9 @@ def spawn_piped(
             start_new_session=True,
             preexec_fn=_bound_to(os.getpid()),  # noqa: PLW1509  # prctl must run in the child
         )
+
+    try:
+        return _SPAWNER.call(start)
     except FileNotFoundError as exc:
         raise CommandError(args, 127, str(exc)) from exc
 

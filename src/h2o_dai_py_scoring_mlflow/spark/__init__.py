@@ -1,4 +1,4 @@
-"""spark: score tables that outgrow one machine - ``score_spark`` (mapInPandas handing each batch
+"""spark: score tables that outgrow one machine - ``score_spark`` (mapInArrow handing each batch
 to one long-lived Python 3.8 worker per Spark Python worker process), shipping the model to the
 executors, and `dai-mlflow score --engine spark`.
 

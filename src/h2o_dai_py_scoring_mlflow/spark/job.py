@@ -131,9 +131,13 @@ def score_file_with_spark(
     partial = output_path.with_name(f".{output_path.name}.{os.getpid()}.dai-mlflow-partial")
     with split_for_cores(spark):
         frame = _one_partition_per_core(spark, _read(spark, input_path, in_format.kind))
-        rows = frame.count()
+        counter = spark.sparkContext.accumulator(0)
         scored = score_spark(
-            frame, request.model_uri, keep_columns=request.keep_columns, batch_size=batch_size
+            frame,
+            request.model_uri,
+            keep_columns=request.keep_columns,
+            batch_size=batch_size,
+            row_counter=counter,
         )
         try:
             _write(scored, partial, out_format.kind)
@@ -145,6 +149,7 @@ def score_file_with_spark(
         finally:
             shutil.rmtree(partial, ignore_errors=True)
     seconds = time.monotonic() - started
+    rows = int(counter.value)
     return ScoreSummary(
         rows=rows,
         batches=0,

@@ -1,9 +1,10 @@
 """Score a Spark DataFrame with a logged model, whatever the caller's MLflow.
 
-``score_spark`` plans a ``mapInPandas`` whose function (:class:`PartitionScorer`) runs in Spark's
+``score_spark`` plans a ``mapInArrow`` whose function (:class:`PartitionScorer`) runs in Spark's
 Python workers: each keeps one long-lived Python 3.8 worker (:mod:`..model.worker`) per model,
 started on first use in the environment built from the model's own files on that node (the same
-interpreter resolution, cache and lock as everywhere), and hands it each batch as Arrow. The
+interpreter resolution, cache and lock as everywhere), and relays each Arrow batch to it as it
+is. The
 output schema comes from the model's signature: the kept input columns, then one double per
 prediction column. A failure inside the 3.8 worker is raised in the Spark task with the worker's
 own message, so the driver shows it; the 3.8 worker dies with its Spark Python worker.
@@ -19,9 +20,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import yaml
 
 from ..errors import DaiMlflowError, ScoreInputError
-from ..model.environment import model_environment
 from ..model.location import open_model
-from ..model.worker import ScoringWorker
+from ..model.worker import ScoringWorker, worker_for_model
 from ..settings import load_settings
 from .archive import pack_model, unpack_model
 
@@ -57,33 +57,41 @@ def _worker_for(archive_name: str) -> ScoringWorker:
     if worker is None:
         from pyspark import SparkFiles  # noqa: PLC0415  # on the executors
 
-        settings = load_settings()
-        model_dir = unpack_model(Path(SparkFiles.get(archive_name)), settings.env_root)
-        worker = ScoringWorker(model_dir, model_environment(model_dir, settings))
+        model_dir = unpack_model(Path(SparkFiles.get(archive_name)), load_settings().env_root)
+        worker = worker_for_model(model_dir)
         _WORKERS[archive_name] = worker
     return worker
 
 
 @dataclass(frozen=True)
 class PartitionScorer:
-    """The mapInPandas function: kept columns, then the model's predictions, row for row."""
+    """The mapInArrow function: kept columns, then the model's predictions, row for row. Arrow
+    batches go to the 3.8 worker and back as they are (no pandas in the Spark Python worker)."""
 
     archive_name: str
     inputs: Tuple[str, ...]
     keep: Tuple[str, ...]
     outputs: Tuple[str, ...]
     batch_size: int
+    row_counter: Any = None  # a Spark accumulator, or None
 
-    def __call__(self, frames: Iterator[Any]) -> Iterator[Any]:
-        import pandas as pd  # noqa: PLC0415
+    def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa  # noqa: PLC0415
 
         worker = _worker_for(self.archive_name)
-        for frame in frames:
-            for start in range(0, len(frame), self.batch_size):
-                chunk = frame.iloc[start : start + self.batch_size].reset_index(drop=True)
-                predictions = worker.predict(chunk[list(self.inputs)])
-                kept = chunk[list(self.keep)]
-                yield pd.concat([kept, predictions[list(self.outputs)]], axis=1)
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            for start in range(0, table.num_rows, self.batch_size):
+                piece = table.slice(start, self.batch_size)
+                predictions = worker.predict_arrow(piece.select(list(self.inputs)))
+                columns = [piece.column(name) for name in self.keep] + [
+                    predictions.column(name).cast(pa.float64()) for name in self.outputs
+                ]
+                yield from pa.Table.from_arrays(
+                    columns, names=[*self.keep, *self.outputs]
+                ).to_batches()
+                if self.row_counter is not None:
+                    self.row_counter.add(piece.num_rows)
 
 
 def _check_columns(available: Sequence[str], needed: ModelColumns, keep: Sequence[str]) -> None:
@@ -113,9 +121,11 @@ def score_spark(
     *,
     keep_columns: Sequence[str] = (),
     batch_size: Optional[int] = None,
+    row_counter: Any = None,
 ) -> Any:
     """``spark_df`` scored by the logged model at ``model_uri``: the kept columns, then one
-    double column per prediction. Lazy, like every Spark transformation."""
+    double column per prediction. Lazy, like every Spark transformation. ``row_counter`` (a
+    ``SparkContext.accumulator(0)``) counts the rows scored, when given."""
     from pyspark.sql import types  # noqa: PLC0415  # the [spark] extra
 
     settings = load_settings()
@@ -130,10 +140,15 @@ def score_spark(
         + [types.StructField(name, types.DoubleType(), True) for name in needed.outputs]
     )
     scorer = PartitionScorer(
-        archive.name, needed.inputs, keep, needed.outputs, batch_size or settings.batch_size
+        archive.name,
+        needed.inputs,
+        keep,
+        needed.outputs,
+        batch_size or settings.batch_size,
+        row_counter,
     )
     columns: List[str] = list(dict.fromkeys([*keep, *needed.inputs]))
-    return spark_df.select(*columns).mapInPandas(scorer, schema)
+    return spark_df.select(*columns).mapInArrow(scorer, schema)
 
 
 class SparkMissingError(DaiMlflowError):
