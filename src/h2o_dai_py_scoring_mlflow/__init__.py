@@ -5,9 +5,45 @@ Pythons runs it (the caller's, the Project environment's, the export's scorer en
 what it may import. README.md, "How it is built", has the map.
 """
 
-from typing import Any
+import hashlib
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, List
 
-from .version import __version__
+
+def _unzipped(package_path: List[str]) -> List[str]:
+    """Imported from ``h2o_dai_py_scoring_mlflow.zip`` on ``sys.path`` (`dai-mlflow
+    databricks-zip`, for notebooks that cannot install packages): the package is extracted once,
+    by the zip's digest, into the temporary folder, and its modules load from there, so every
+    file it reads by path (the shims, the MLflow Project, the worker) is a real file."""
+    inside = package_path[0] if package_path else ""
+    if ".zip" + os.sep not in inside:
+        return package_path
+    archive = Path(inside.rsplit(".zip" + os.sep, 1)[0] + ".zip")
+    if not archive.is_file():
+        return package_path
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:20]
+    root = Path(tempfile.gettempdir()) / "dai-mlflow-unzipped" / digest
+    if not root.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{digest}.", dir=root.parent))
+        with zipfile.ZipFile(archive) as bundle:
+            bundle.extractall(staging)
+        try:
+            staging.rename(root)
+        except OSError:  # another process put the same extraction there first
+            shutil.rmtree(staging, ignore_errors=True)
+            if not root.is_dir():
+                raise
+    return [str(root / __name__)]
+
+
+__path__ = _unzipped(list(__path__))
+
+from .version import __version__  # noqa: E402  # after the package path is settled
 
 __all__ = [
     "__version__",
@@ -15,6 +51,7 @@ __all__ = [
     "score_driverless_file",
     "score_spark",
     "predict_with_uv",
+    "run_project",
 ]
 
 
@@ -28,6 +65,10 @@ def __getattr__(name: str) -> Any:
         from .api import score_driverless_file  # noqa: PLC0415
 
         return score_driverless_file
+    if name == "run_project":
+        from .api import run_project  # noqa: PLC0415
+
+        return run_project
     if name == "predict_with_uv":
         from .api import predict_with_uv  # noqa: PLC0415
 

@@ -120,6 +120,26 @@ def predict_with_uv(model_uri: str, input_data: Any) -> Any:
     return pd.DataFrame(rows)
 
 
+def run_project(uri: str, entry_point: str, parameters: Dict[str, Any], **kwargs: Any) -> Any:
+    """``mlflow.projects.run(uri, entry_point, parameters=..., **kwargs)`` with, when the
+    tracking or registry URI is Databricks, the workspace host and a token from your MLflow's
+    credential chain in the environment the Python 3.8 entry point inherits (for the call only;
+    never on a command line, in a file, a log or the run). Returns MLflow's submitted run."""
+    import mlflow  # noqa: PLC0415  # the caller's MLflow, any version
+
+    from .databricks.credentials import (  # noqa: PLC0415
+        is_databricks_uri,
+        workspace_credentials_for_children,
+    )
+
+    tracking = str(mlflow.get_tracking_uri())
+    registry = str(mlflow.get_registry_uri() or "")
+    uri_for_credentials = tracking if is_databricks_uri(tracking) else registry
+    run: Any = mlflow.projects.run  # unannotated in MLflow
+    with workspace_credentials_for_children(uri_for_credentials):
+        return run(uri, entry_point=entry_point, parameters=parameters, **kwargs)
+
+
 def score_driverless_file(
     input_path: str,
     output_path: str,

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import traceback
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -57,6 +58,41 @@ def _add_check_commands(commands: Any) -> None:
     )
     pyorc.add_argument("scoring_dir", help="the export: folder, scorer.zip or dbfs:/ path")
     pyorc.add_argument("--version", help="pyorc version (default: the export's pin, else 0.9.0)")
+
+
+def _add_databricks_commands(commands: Any) -> None:
+    """deploy and databricks-zip: Databricks Model Serving and notebooks."""
+    deploy = commands.add_parser(
+        "deploy",
+        help="roll a Databricks serving endpoint to a registered model version, wait for READY "
+        "and smoke-test it",
+    )
+    deploy.add_argument("--model-name", required=True, help="registered name (catalog.schema.x)")
+    deploy.add_argument("--model-version", required=True, help="the version to serve")
+    deploy.add_argument("--endpoint", help="endpoint name (default: the model name, -sr rule)")
+    deploy.add_argument(
+        "--license-secret",
+        help="Databricks secret SCOPE/KEY holding the DAI license key "
+        "(or H2O_DAI_MLFLOW_LICENSE_SECRET); the endpoint gets a reference, never the key",
+    )
+    deploy.add_argument(
+        "--model-dir", type=Path, help="a local copy of the model (default: downloaded)"
+    )
+    deploy.add_argument(
+        "--validate", action="store_true", help="run validate first (a failed build costs ~20 min)"
+    )
+    deploy.add_argument("--workload-size", default="Small", help="Small, Medium or Large")
+    deploy.add_argument(
+        "--no-scale-to-zero", action="store_true", help="keep the endpoint warm when idle"
+    )
+    deploy.add_argument("--profile", help="~/.databrickscfg profile (default: the SDK's default)")
+    deploy.add_argument("--json", action="store_true", help="print one JSON line with the result")
+
+    zipped = commands.add_parser(
+        "databricks-zip",
+        help="write h2o_dai_py_scoring_mlflow.zip, importable from a notebook via sys.path",
+    )
+    zipped.add_argument("--out", type=Path, required=True, help="folder to write the zip into")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -161,6 +197,8 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true", help="print one JSON line with the result")
 
     _add_check_commands(commands)
+
+    _add_databricks_commands(commands)
 
     demo = commands.add_parser(
         "demo", help="sample -> Python 3.8 environment -> score example rows"
@@ -403,6 +441,41 @@ def _command_build_pyorc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_deploy(args: argparse.Namespace) -> int:
+    from .databricks.deploy import DeployRequest, deploy  # noqa: PLC0415  # [databricks] extra
+
+    request = DeployRequest(
+        model_name=args.model_name,
+        version=str(args.model_version),
+        endpoint=args.endpoint,
+        license_secret=args.license_secret,
+        model_dir=args.model_dir,
+        validate=args.validate,
+        workload_size=args.workload_size,
+        scale_to_zero=not args.no_scale_to_zero,
+        profile=args.profile,
+    )
+    result = deploy(load_settings(), request, progress=LOG.info)
+    if args.json:
+        print(json.dumps(asdict(result)))
+    else:
+        print(f"endpoint:         {result.endpoint} ({'created' if result.created else 'updated'})")
+        print(f"serving:          {result.model_name} version {result.version}")
+        print(f"ready after:      {result.seconds:.0f} s; smoke test: {result.smoke_rows} rows ok")
+    return 0
+
+
+def _command_databricks_zip(args: argparse.Namespace) -> int:
+    from .databricks.package_zip import write_package_zip  # noqa: PLC0415
+
+    target = write_package_zip(args.out)
+    print(f"wrote {target}")
+    print(
+        f"use:  import sys; sys.path.insert(0, {str(target)!r}); import h2o_dai_py_scoring_mlflow"
+    )
+    return 0
+
+
 _COMMANDS = {
     "env": _command_env,
     "project-path": _command_project_path,
@@ -413,6 +486,8 @@ _COMMANDS = {
     "validate": _command_validate,
     "serve": _command_serve,
     "build-pyorc": _command_build_pyorc,
+    "deploy": _command_deploy,
+    "databricks-zip": _command_databricks_zip,
 }
 
 
@@ -435,7 +510,46 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt as exc:
         print("ERROR: interrupted; nothing half-written was kept.", file=sys.stderr)
         return processes.exit_code_for(exc)
+    except Exception as exc:
+        if not type(exc).__module__.startswith("mlflow."):
+            raise
+        if args.verbose:
+            traceback.print_exc()
+        print(_mlflow_refusal(exc), file=sys.stderr)
+        return 1
+
+
+def _mlflow_refusal(exc: Exception) -> str:
+    """Your MLflow's own error (a store it refuses, a run or model it cannot find), without a
+    traceback: its message is the actionable part."""
+    message = getattr(exc, "message", None) or str(exc)
+    first, *rest = str(message).strip().splitlines() or [type(exc).__name__]
+    lines = [f"ERROR: MLflow: {first}", *(f"  {line}" for line in rest)]
+    lines.append("TIP: This is your MLflow's own message; --verbose shows the traceback.")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def log_model_job(argv: Optional[Sequence[str]] = None) -> int:
+    """The Databricks job's wheel entry point (`python_wheel_task`, named parameters): log the
+    export at ``--scoring_dir`` (default SCORING_PIPELINE_DIR: a Volume or DBFS path) with the
+    experiment and artifact path from the parameters or the settings. Raises SystemExit with a
+    non-zero code on failure, so the job run fails."""
+    parser = argparse.ArgumentParser(prog="dai-mlflow-log-model-job")
+    for name in ("scoring_dir", "registered_model_name", "experiment", "artifact_path"):
+        parser.add_argument(f"--{name}", f"--{name.replace('_', '-')}", dest=name, default="")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    command = ["log-model", "--json"]
+    if args.scoring_dir:
+        command.insert(1, args.scoring_dir)
+    for name in ("registered_model_name", "experiment", "artifact_path"):
+        value = getattr(args, name)
+        if value:
+            command += [f"--{name.replace('_', '-')}", value]
+    code = main(command)
+    if code:
+        raise SystemExit(code)
+    return 0

@@ -97,6 +97,26 @@ def _parse_artifact_path(name: str, raw: str) -> str:
     return value
 
 
+def _parse_seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise SettingError(name, raw, "a number of seconds greater than 0, such as 30")
+    return value
+
+
+def _parse_secret_reference(name: str, raw: str) -> str:
+    """A Databricks secret as ``scope/key`` (never the secret itself)."""
+    value = raw.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", value):
+        raise SettingError(
+            name, "(hidden)", "a Databricks secret as scope/key, such as dai/license"
+        )
+    return value
+
+
 def _enum_parser(kind: Type[E]) -> Callable[[str, str], E]:
     def parse(name: str, raw: str) -> E:
         try:
@@ -272,6 +292,25 @@ BATCH_SIZE = Setting(
     _parse_batch_size,
     default=50_000,
 )
+DEPLOY_WAIT_TIMEOUT_S = Setting(
+    "DEPLOY_WAIT_TIMEOUT_S",
+    "Seconds `deploy` waits for a serving endpoint to be READY with the new version (an image "
+    "build takes 10-20 minutes).",
+    _parse_seconds,
+    default=1800.0,
+)
+DEPLOY_WAIT_POLL_S = Setting(
+    "DEPLOY_WAIT_POLL_S",
+    "Seconds between two looks at the serving endpoint's state while `deploy` waits.",
+    _parse_seconds,
+    default=15.0,
+)
+LICENSE_SECRET = Setting(
+    "H2O_DAI_MLFLOW_LICENSE_SECRET",
+    "The Databricks secret (scope/key) holding the DAI license key; `deploy` gives serving "
+    "endpoints a reference to it ({{secrets/scope/key}}), never the key.",
+    _parse_secret_reference,
+)
 
 ALL_SETTINGS: Tuple[Setting[Any], ...] = (
     PYTHON,
@@ -294,6 +333,9 @@ ALL_SETTINGS: Tuple[Setting[Any], ...] = (
     OPENBLAS_VERSION,
     PYARROW_VERSION,
     BATCH_SIZE,
+    DEPLOY_WAIT_TIMEOUT_S,
+    DEPLOY_WAIT_POLL_S,
+    LICENSE_SECRET,
     LICENSE_KEY,
     LICENSE_FILE,
 )
@@ -332,6 +374,9 @@ class Settings:
     openblas_version: str
     pyarrow_version: str
     batch_size: int
+    deploy_wait_timeout_s: float
+    deploy_wait_poll_s: float
+    license_secret: Optional[str]
     license_present: bool
 
 
@@ -368,6 +413,9 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         openblas_version=get_or_default(OPENBLAS_VERSION) or "0.3.30",
         pyarrow_version=get_or_default(PYARROW_VERSION),
         batch_size=get_or_default(BATCH_SIZE),
+        deploy_wait_timeout_s=get_or_default(DEPLOY_WAIT_TIMEOUT_S),
+        deploy_wait_poll_s=get_or_default(DEPLOY_WAIT_POLL_S),
+        license_secret=get(LICENSE_SECRET) or None,
         license_present=_license_present(environ),
     )
 

@@ -437,6 +437,25 @@ def test_unsafe_artifact_path_is_refused(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_store_the_callers_mlflow_refuses_is_one_error_line_not_a_traceback(
+    sample_factory: Callable[[str], SampleResult], env_root: Path, tmp_path: Path
+) -> None:
+    """MLflow 3.x refuses file stores unless MLFLOW_ALLOW_FILE_STORE is set: its own message,
+    with the fix it names, is what the user sees."""
+    sample = sample_factory("binary")
+    env = cli_env(
+        env_root,
+        DRIVERLESS_AI_LICENSE_FILE=str(sample.license_file),
+        MLFLOW_TRACKING_URI=(tmp_path / "mlruns").as_uri(),
+    )
+    done = dai_mlflow(["log-model", str(sample.pipeline)], tmp_path, env)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1 and errors[0].startswith("ERROR: MLflow: "), done.stderr
+    assert "MLFLOW_ALLOW_FILE_STORE" in done.stderr
+
+
 def test_unity_catalog_registration_without_license_is_refused(
     sample_factory: Callable[[str], SampleResult], env_root: Path, tmp_path: Path
 ) -> None:

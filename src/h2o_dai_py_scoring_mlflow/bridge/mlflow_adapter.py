@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any, Tuple
+
+from ..errors import DaiMlflowError
 
 LOG = logging.getLogger(__name__)
 
@@ -43,3 +46,40 @@ def open_store(tracking_uri: str, artifact_root: Path) -> None:
         LOG.debug("this MLflow has no _get_store; %s keeps its default artifact root", tracking_uri)
         return
     get_store(tracking_uri, artifact_root.resolve().as_uri())
+
+
+class WorkspaceCredentialsError(DaiMlflowError):
+    """The caller's MLflow found no workspace host or token for a Databricks URI."""
+
+
+_CREDENTIALS_TIP = (
+    "Run in a Databricks notebook or job, set DATABRICKS_HOST and DATABRICKS_TOKEN, or name a "
+    "~/.databrickscfg profile that exists (databricks://PROFILE)."
+)
+
+
+def databricks_host_credentials(uri: str) -> Tuple[str, str]:
+    """The workspace host and a token for a ``databricks``/``databricks://profile``/
+    ``databricks-uc`` URI, from MLflow's own credential chain (a notebook's context, the
+    ``DATABRICKS_*`` variables, a ``~/.databrickscfg`` profile); empty strings where it has none.
+
+    Uses ``mlflow.utils.databricks_utils.get_databricks_host_creds`` (MLflow 2.x and 3.x).
+    """
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+    from mlflow.utils import databricks_utils  # noqa: PLC0415
+
+    get_creds: Any = databricks_utils.get_databricks_host_creds  # untyped in MLflow
+    try:
+        creds = get_creds(uri)
+    except MlflowException as exc:
+        first = str(exc.message).strip().splitlines()[0]
+        raise WorkspaceCredentialsError(
+            f"MLflow could not read workspace credentials for {uri}: {first}",
+            tip=_CREDENTIALS_TIP,
+        ) from None
+    host, token = str(creds.host or ""), str(creds.token or "")
+    if not host or not token:
+        raise WorkspaceCredentialsError(
+            f"MLflow found no workspace host and token for {uri}.", tip=_CREDENTIALS_TIP
+        )
+    return host, token
