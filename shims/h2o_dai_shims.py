@@ -13,9 +13,12 @@ stream ``fileno()``                hosted runtimes wrap stdout/stderr (``StreamT
 ``psutil.RLIM_INFINITY/RLIMIT_*``  psutil builds without them; h2oaicore reads them
 Spark leakage                      Databricks' Python 3.12 pyspark on sys.path / in the env
 writable working directory         DAI writes ``./tmp`` logs; serving CWDs can be read-only
+native libraries                   OpenBLAS / libmagic in a conda env's ``lib/``, which
+                                   pip-installed wheels' loader lookups never search
 =================================  ==========================================================
 """
 
+import ctypes
 import importlib
 import importlib.util
 import io
@@ -46,11 +49,26 @@ _PSUTIL_LIMITS = (
     "RLIMIT_SIGPENDING",
     "RLIMIT_STACK",
 )
+# What DAI's compiled code and python-magic load by soname, in load order (OpenBLAS needs
+# libgfortran's symbols first). Preloaded from the active environment's lib/ with global
+# symbols, a later dlopen of the soname finds the loaded library instead of searching.
+_NATIVE_LIBRARIES = (
+    ("libgfortran", ("libgfortran.so.5", "libgfortran.so.4", "libgfortran.so")),
+    ("OpenBLAS", ("libopenblas.so.0", "libopenblas.so")),
+    ("libmagic", ("libmagic.so.1", "libmagic.so")),
+)
 _APPLIED = []
 
 
 def _diag_enabled():
     return os.environ.get(DIAG_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _diag(message):
+    """Say what was looked for (only with H2O_DAI_MLFLOW_DIAG=1), where Serving logs show it."""
+    LOG.debug(message)
+    if _diag_enabled():
+        sys.__stderr__.write("[h2o_dai_shims] %s\n" % message)
 
 
 def _record(message):
@@ -191,12 +209,46 @@ def ensure_writable_workdir():
     return _record("working directory %s is read-only; scoring runs in %s" % (cwd, target))
 
 
+def _library_folders():
+    """The active environment's lib/ folders: this interpreter's prefix and $CONDA_PREFIX."""
+    folders = []
+    for prefix in (sys.prefix, os.environ.get("CONDA_PREFIX")):
+        folder = os.path.join(prefix, "lib") if prefix else None
+        if folder and os.path.isdir(folder) and folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def preload_native_libraries():
+    """Load OpenBLAS, libgfortran and libmagic from the environment's lib/ (global symbols)."""
+    folders = _library_folders()
+    loaded = []
+    for label, names in _NATIVE_LIBRARIES:
+        found = [os.path.join(d, n) for d in folders for n in names]
+        found = [path for path in found if os.path.isfile(path)]
+        if not found:
+            _diag("native %s: none of %s in %s" % (label, ", ".join(names), folders))
+            continue
+        try:
+            ctypes.CDLL(found[0], mode=ctypes.RTLD_GLOBAL)
+        except OSError as exc:
+            _diag("native %s: %s could not be loaded: %s" % (label, found[0], exc))
+            LOG.warning("could not preload %s from %s: %s", label, found[0], exc)
+            continue
+        _diag("native %s: loaded %s" % (label, found[0]))
+        loaded.append(found[0])
+    if not loaded:
+        return None
+    return _record("preloaded native libraries %s" % loaded)
+
+
 FIXES = (
     fix_spark_leakage,
     fix_importlib_resources,
     fix_stream_filenos,
     fix_psutil_limits,
     ensure_writable_workdir,
+    preload_native_libraries,
 )
 
 

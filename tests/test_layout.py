@@ -23,7 +23,8 @@ from helpers.import_graph import (
 
 PACKAGE = REPO / "src" / "h2o_dai_py_scoring_mlflow"
 FOUNDATION = ("errors", "settings", "version", "scratch")
-FACES = ("__init__", "api", "cli", "demo", "entrypoint_cli")
+# mlflow_driverless/: the prototype's command lines, aliases of the CLI.
+FACES = ("__init__", "api", "cli", "demo", "entrypoint_cli", "mlflow_driverless")
 # Lower layers first: a wing may import its own modules and the wings before it.
 LAYERS = (
     "foundation",

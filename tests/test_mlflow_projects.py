@@ -218,6 +218,28 @@ def test_projects_run_score_from_python_with_missing_values(
     assert run.data.metrics["rows"] == 120
 
 
+def test_projects_run_score_with_batch_size_0_scores_the_whole_file_in_one_batch(
+    machine: Machine, env_root: Path, tmp_path: Path
+) -> None:
+    """The prototype's `batch_size: "0"` meant the whole file in one batch: it still does (not
+    an error), and the scores are the same."""
+    rows = _rows_with_missing_values(tmp_path)
+    expected = _score_with_dai_mlflow(machine, env_root, rows, tmp_path)
+    out = tmp_path / "scored-whole.csv"
+    parameters = {
+        "scoring_dir": str(machine.sample.pipeline),
+        "input_path": str(rows),
+        "output_path": str(out),
+        "keep_columns": "-id",
+        "batch_size": "0",
+    }
+    run_id = _projects_run(
+        Path(sys.executable), str(REPO), "score", parameters, tmp_path, machine.env(env_root)
+    )
+    _assert_same_scores(out, expected)
+    assert _client(tmp_path).get_run(run_id).data.metrics["rows"] == 120
+
+
 def _snapshot_repository(folder: Path) -> Tuple[Path, str]:
     """The working tree committed into a bare git repository; its folder and commit."""
     work = folder / "work"

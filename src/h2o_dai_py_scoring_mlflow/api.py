@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from .batch.launch import ScoreRequest, ScoreSummary, score_file
 from .bridge.launcher import LogModelRequest, build_command, run_build
+from .errors import DaiMlflowError
 from .model.environment import model_interpreter
 from .model.inline import inline_capable, log_model_inline
 from .model.location import open_model
 from .model.record import BuiltModel, log_built_model, prefetch_mlflow, tracking_uri_set
 from .scratch import scratch_dir
-from .settings import Settings, load_settings
+from .settings import ProjectMode, Settings, load_settings
 
 
 def log_model(
@@ -33,7 +35,17 @@ def log_model(
     its MLflow version. Returns run_id, model_uri, artifact_path, the registered name and
     version, and the signature's output columns.
     """
-    if inline_capable():
+    mode = settings.project_mode
+    capable = inline_capable()
+    if mode is ProjectMode.INLINE and not capable:
+        raise DaiMlflowError(
+            "H2O_DAI_MLFLOW_PROJECT=inline (the prototype's H2O_DAI_MLFLOW_DISABLE_PROJECT=1) "
+            f"logs in this Python, which needs Python 3.8 with MLflow 2.17; this is Python "
+            f"{sys.version_info[0]}.{sys.version_info[1]}.",
+            tip="Unset it (the Project's 3.8 environment is then used), or run in a Python 3.8 "
+            "environment with mlflow==2.17.2.",
+        )
+    if capable and mode is not ProjectMode.PROJECT:
         return log_model_inline(settings, request, extra_env=extra_env)
     with scratch_dir("model") as scratch:
         command = build_command(

@@ -433,7 +433,7 @@ def _command_serve(args: argparse.Namespace) -> int:
 def _command_build_pyorc(args: argparse.Namespace) -> int:
     from .checks.pyorc import build_pyorc, pyorc_version_of  # noqa: PLC0415
 
-    version = args.version or pyorc_version_of(args.scoring_dir) or "0.9.0"
+    version = args.version or pyorc_version_of(args.scoring_dir) or load_settings().pyorc_version
     result = build_pyorc(load_settings(), args.scoring_dir, version=version, echo=True)
     state = "added" if result.changed else "already there"
     print(f"pyorc wheel:      {Path(result.wheel).name} ({state}; from {result.source})")

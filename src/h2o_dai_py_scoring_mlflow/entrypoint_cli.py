@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 from .api import log_model
-from .batch.launch import ScoreRequest, score_file
+from .batch.launch import WHOLE_FILE, ScoreRequest, score_file
 from .bridge.launcher import LogModelRequest
 from .bridge.rerun import rerun_behind_bridge
 from .errors import DaiMlflowError, SettingError, error_lines
@@ -55,6 +55,10 @@ def batch_size_arg(value: str) -> int:
 
 
 def _optional_batch_size(value: str) -> Optional[int]:
+    """Empty: the default; ``0``: the whole file in one batch (as the prototype's score entry
+    point took it); otherwise a batch size."""
+    if value.strip() == "0":
+        return WHOLE_FILE
     return batch_size_arg(value) if value.strip() else None
 
 
@@ -238,7 +242,9 @@ def build_pyorc_main(argv: List[str]) -> int:
     def action(settings: Settings) -> int:
         from .checks.pyorc import build_pyorc, pyorc_version_of  # noqa: PLC0415
 
-        version = args.version or pyorc_version_of(args.scoring_dir) or "0.9.0"
+        version = (
+            args.version or pyorc_version_of(args.scoring_dir) or load_settings().pyorc_version
+        )
         result = build_pyorc(settings, args.scoring_dir, version=version, echo=True)
         print(json.dumps({"wheel": Path(result.wheel).name, "source": result.source,
                           "changed": result.changed}))  # fmt: skip

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Generic, List, Mapping, Optional, Tuple, Type, TypeVar
 
-from .errors import SettingError
+from .errors import DaiMlflowError, SettingError
 
 T = TypeVar("T")
 E = TypeVar("E", bound=enum.Enum)
@@ -37,6 +37,20 @@ class EnvBuilder(enum.Enum):
     AUTO = "auto"
     UV = "uv"
     PIP = "pip"
+
+
+class ProjectMode(enum.Enum):
+    """Where log-model builds the model: here when this Python can (auto), always here
+    (inline), or always in the MLflow Project's 3.8 environment (project)."""
+
+    AUTO = "auto"
+    INLINE = "inline"
+    PROJECT = "project"
+
+
+class RetiredSettingError(DaiMlflowError):
+    """A prototype setting whose meaning this package does not have; the message names the
+    replacement."""
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -292,6 +306,68 @@ BATCH_SIZE = Setting(
     _parse_batch_size,
     default=50_000,
 )
+PROJECT_MODE = Setting(
+    "H2O_DAI_MLFLOW_PROJECT",
+    "Where log-model builds the model: auto (here on Python 3.8 with MLflow 2.17, else in the "
+    "Project's 3.8 environment), inline (here, or an error), project (always the Project).",
+    _enum_parser(ProjectMode),
+    default=ProjectMode.AUTO,
+)
+DISABLE_PROJECT = Setting(
+    "H2O_DAI_MLFLOW_DISABLE_PROJECT",
+    "Prototype name: 1 means H2O_DAI_MLFLOW_PROJECT=inline.",
+    _parse_bool,
+    default=False,
+)
+FORCE_PROJECT = Setting(
+    "H2O_DAI_MLFLOW_FORCE_PROJECT",
+    "Prototype name: 1 means H2O_DAI_MLFLOW_PROJECT=project.",
+    _parse_bool,
+    default=False,
+)
+DISABLE_IMPORTLIB_RESOURCES = Setting(
+    "H2O_DAI_MLFLOW_DISABLE_IMPORTLIB_RESOURCES",
+    "Prototype name: 1 means H2O_DAI_MLFLOW_IMPORTLIB_RESOURCES_VERSION=none.",
+    _parse_bool,
+    default=False,
+)
+DISABLE_PYSPARK = Setting(
+    "H2O_DAI_MLFLOW_DISABLE_PYSPARK",
+    "Prototype name: 1 means H2O_DAI_MLFLOW_PYSPARK_VERSION=none.",
+    _parse_bool,
+    default=False,
+)
+DISABLE_OPENBLAS = Setting(
+    "H2O_DAI_MLFLOW_DISABLE_OPENBLAS",
+    "Leave libopenblas and libgfortran out of the model's conda.yaml.",
+    _parse_bool,
+    default=False,
+)
+DISABLE_LIBMAGIC = Setting(
+    "H2O_DAI_MLFLOW_DISABLE_LIBMAGIC",
+    "Leave libmagic out of the model's conda.yaml.",
+    _parse_bool,
+    default=False,
+)
+FORCE_CONDA = Setting(
+    "H2O_DAI_MLFLOW_FORCE_CONDA",
+    "Prototype setting, on: models always carry conda.yaml (MLflow uses it where the serving "
+    "side supports conda) beside python_env.yaml; 0 is refused.",
+    _parse_bool,
+    default=True,
+)
+BUILD_PYORC = Setting(
+    "H2O_DAI_MLFLOW_BUILD_PYORC",
+    "Prototype setting: 1 is refused; run `dai-mlflow build-pyorc EXPORT` once before log-model.",
+    _parse_bool,
+    default=False,
+)
+PYORC_VERSION = Setting(
+    "H2O_DAI_MLFLOW_PYORC_VERSION",
+    "pyorc version `build-pyorc` builds when neither --version nor the export names one.",
+    _parse_version,
+    default="0.9.0",
+)
 DEPLOY_WAIT_TIMEOUT_S = Setting(
     "DEPLOY_WAIT_TIMEOUT_S",
     "Seconds `deploy` waits for a serving endpoint to be READY with the new version (an image "
@@ -333,6 +409,16 @@ ALL_SETTINGS: Tuple[Setting[Any], ...] = (
     OPENBLAS_VERSION,
     PYARROW_VERSION,
     BATCH_SIZE,
+    PROJECT_MODE,
+    DISABLE_PROJECT,
+    FORCE_PROJECT,
+    DISABLE_IMPORTLIB_RESOURCES,
+    DISABLE_PYSPARK,
+    DISABLE_OPENBLAS,
+    DISABLE_LIBMAGIC,
+    FORCE_CONDA,
+    BUILD_PYORC,
+    PYORC_VERSION,
     DEPLOY_WAIT_TIMEOUT_S,
     DEPLOY_WAIT_POLL_S,
     LICENSE_SECRET,
@@ -374,14 +460,52 @@ class Settings:
     openblas_version: str
     pyarrow_version: str
     batch_size: int
+    project_mode: ProjectMode
+    libmagic: bool
+    pyorc_version: str
     deploy_wait_timeout_s: float
     deploy_wait_poll_s: float
     license_secret: Optional[str]
     license_present: bool
 
 
+def _project_mode(environ: Optional[Mapping[str, str]]) -> ProjectMode:
+    """H2O_DAI_MLFLOW_PROJECT, or what the prototype's DISABLE/FORCE pair asks for."""
+    disable = resolve(DISABLE_PROJECT, environ).value
+    force = resolve(FORCE_PROJECT, environ).value
+    mode = resolve(PROJECT_MODE, environ)
+    if disable and force:
+        raise SettingError(FORCE_PROJECT.name, "1", f"0 while {DISABLE_PROJECT.name}=1")
+    if (disable or force) and mode.source == "environment" and mode.value is not None:
+        old = DISABLE_PROJECT.name if disable else FORCE_PROJECT.name
+        raise SettingError(PROJECT_MODE.name, mode.value.value, f"unset while {old}=1")
+    if disable:
+        return ProjectMode.INLINE
+    if force:
+        return ProjectMode.PROJECT
+    return mode.value or ProjectMode.AUTO
+
+
+def _refuse_retired(environ: Optional[Mapping[str, str]]) -> None:
+    if not resolve(FORCE_CONDA, environ).value:
+        raise RetiredSettingError(
+            f"{FORCE_CONDA.name}=0 is not supported: every model carries conda.yaml (with the "
+            "native libraries DAI needs) and python_env.yaml, and the serving side picks.",
+            tip="Unset it; to leave native libraries out of conda.yaml use "
+            f"{DISABLE_OPENBLAS.name}=1 / {DISABLE_LIBMAGIC.name}=1.",
+        )
+    if resolve(BUILD_PYORC, environ).value:
+        raise RetiredSettingError(
+            f"{BUILD_PYORC.name}=1 is replaced by a command: `dai-mlflow build-pyorc EXPORT` "
+            "puts a CPython 3.8 pyorc wheel into the export once, and log-model ships it.",
+            tip=f"Unset {BUILD_PYORC.name} and run dai-mlflow build-pyorc before log-model.",
+        )
+
+
 def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
-    """Resolve every setting; raise :class:`SettingError` naming the first bad one."""
+    """Resolve every setting; raise :class:`SettingError` naming the first bad one, or
+    :class:`RetiredSettingError` for a prototype setting this package replaces."""
+    _refuse_retired(environ)
 
     def get(setting: Setting[T]) -> Optional[T]:
         return resolve(setting, environ).value
@@ -407,12 +531,19 @@ def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
         scoring_pipeline_dir=get(SCORING_PIPELINE_DIR) or None,
         exclude_packages=get_or_default(EXCLUDE_PACKAGES),
         env_yaml_pip_allowlist=get_or_default(ENV_YAML_PIP_ALLOWLIST),
-        importlib_resources_version=get_or_default(IMPORTLIB_RESOURCES_VERSION),
-        pyspark_version=get_or_default(PYSPARK_VERSION),
+        importlib_resources_version=""
+        if get(DISABLE_IMPORTLIB_RESOURCES)
+        else get_or_default(IMPORTLIB_RESOURCES_VERSION),
+        pyspark_version="" if get(DISABLE_PYSPARK) else get_or_default(PYSPARK_VERSION),
         psutil_version=get(PSUTIL_VERSION) or None,
-        openblas_version=get_or_default(OPENBLAS_VERSION) or "0.3.30",
+        openblas_version=""
+        if get(DISABLE_OPENBLAS)
+        else get_or_default(OPENBLAS_VERSION) or "0.3.30",
         pyarrow_version=get_or_default(PYARROW_VERSION),
         batch_size=get_or_default(BATCH_SIZE),
+        project_mode=_project_mode(environ),
+        libmagic=not get(DISABLE_LIBMAGIC),
+        pyorc_version=get_or_default(PYORC_VERSION) or "0.9.0",
         deploy_wait_timeout_s=get_or_default(DEPLOY_WAIT_TIMEOUT_S),
         deploy_wait_poll_s=get_or_default(DEPLOY_WAIT_POLL_S),
         license_secret=get(LICENSE_SECRET) or None,

@@ -561,6 +561,7 @@ def test_model_files_have_provenance_and_defaults(
         ("H2O_DAI_MLFLOW_ENV_YAML_PIP_ALLOWLIST", "none", [], ["cgroupspy==0.2.2"]),
         ("H2O_DAI_MLFLOW_IMPORTLIB_RESOURCES_VERSION", "none", [], ["importlib-resources==5.12.0"]),
         ("H2O_DAI_MLFLOW_IMPORTLIB_RESOURCES_VERSION", "6.0.0", ["importlib-resources==6.0.0"], []),
+        ("H2O_DAI_MLFLOW_DISABLE_IMPORTLIB_RESOURCES", "1", [], ["importlib-resources==5.12.0"]),
         ("H2O_DAI_MLFLOW_PYSPARK_VERSION", "none", [], ["pyspark==3.3.2"]),
         ("H2O_DAI_MLFLOW_PYSPARK_VERSION", "3.5.1", ["pyspark==3.5.1"], []),
         ("H2O_DAI_MLFLOW_PSUTIL_VERSION", "5.9.8", ["psutil==5.9.8"], ["psutil==5.8.0"]),
@@ -595,6 +596,35 @@ def test_openblas_setting_changes_conda_yaml(
         H2O_DAI_MLFLOW_OPENBLAS_VERSION="0.3.21",
     )  # fmt: skip
     assert "libopenblas=0.3.21" in yaml.safe_load(saved["conda.yaml"])["dependencies"]
+
+
+def test_the_prototypes_disable_pyspark_leaves_the_default_pin_out(
+    project_env: PythonEnvironment,
+    sample_factory: Callable[[str], SampleResult],
+    tmp_path: Path,
+    env_root: Path,
+) -> None:
+    export = sample_factory("binary").pipeline
+    pinned = _saved(project_env, export, tmp_path, env_root, default_pyspark=True)
+    assert "pyspark==3.3.2" in _requirement_lines(pinned)
+    disabled = _saved(project_env, export, tmp_path, env_root, default_pyspark=True,
+                      H2O_DAI_MLFLOW_DISABLE_PYSPARK="1")  # fmt: skip
+    assert not any(line.startswith("pyspark") for line in _requirement_lines(disabled))
+
+
+def test_disable_openblas_and_libmagic_leave_them_out_of_conda_yaml(
+    project_env: PythonEnvironment,
+    sample_factory: Callable[[str], SampleResult],
+    tmp_path: Path,
+    env_root: Path,
+) -> None:
+    saved = _saved(
+        project_env, sample_factory("binary").pipeline, tmp_path, env_root,
+        H2O_DAI_MLFLOW_DISABLE_OPENBLAS="1", H2O_DAI_MLFLOW_DISABLE_LIBMAGIC="1",
+    )  # fmt: skip
+    names = [str(d).split("=")[0] for d in yaml.safe_load(saved["conda.yaml"])["dependencies"]]
+    assert "libopenblas" not in names and "libgfortran" not in names and "libmagic" not in names
+    assert "libgcc-ng" in names and names[0] == "python"
 
 
 def test_a_shipped_pyorc_wheel_is_used_instead_of_excluding_pyorc(

@@ -80,6 +80,20 @@ def test_shims_make_the_scorer_start(binary, tmp_path):
     assert report["columns"] == EXPECTED_COLUMNS["binary"]
 
 
+def test_openblas_in_the_environments_lib_is_found_only_through_the_preload_shim(binary, tmp_path):
+    """The h2oaicore wheel puts a real libopenblas.so.0 into the environment's lib/ folder (as
+    conda does) and loads it by soname when its runtime starts: without the preload the loader
+    does not find it; with it the scorer starts."""
+    env, sample = binary
+    assert (env.environment.path / "lib" / "libopenblas.so.0").is_file()
+    skip = ("--skip", "preload_native_libraries")
+    broken = probe(env, sample, tmp_path, "--apply-shims", *skip)
+    assert broken["error"] == "ImportError"
+    assert "libopenblas.so.0" in broken["message"]
+    fixed = probe(env, sample, tmp_path, "--apply-shims")
+    assert "error" not in fixed, fixed
+
+
 def test_stream_without_fileno_breaks_the_scorer_and_the_shim_fixes_it(binary, tmp_path):
     """A host's StreamToLogger in place of sys.stdout breaks h2oaicore; the shim wraps it."""
     env, sample = binary

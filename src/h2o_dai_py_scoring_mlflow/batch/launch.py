@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -27,10 +28,13 @@ from ..runtime import processes
 from ..runtime.project import shims_dir
 from ..runtime.scorer import scoring_environment
 from ..scratch import scratch_dir
-from ..settings import PYARROW_VERSION, Settings
+from ..settings import BATCH_SIZE, PYARROW_VERSION, Settings
 from .job import BatchJob, ColumnSpec, ExampleValue, ScorerJob, check_paths
 
 INSIDE_MODULE = "h2o_dai_py_scoring_mlflow.batch.inside"
+
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,26 @@ def _extra_requirements(settings: Settings, pipeline: Path, parquet: bool) -> Tu
     return (f"pyarrow=={settings.pyarrow_version}",)
 
 
+# batch_size 0: the whole file in one batch (the prototype's meaning). Memory then grows with the
+# file: past this input size a warning says so.
+WHOLE_FILE = 0
+_WHOLE_FILE_WARN_BYTES = 256 * 2**20
+_ONE_BATCH = 2**31 - 1
+
+
+def _whole_file(input_path: Path) -> int:
+    size = input_path.stat().st_size if input_path.is_file() else 0
+    if size > _WHOLE_FILE_WARN_BYTES:
+        LOG.warning(
+            "batch size 0 scores %s (%.1f GiB) in one batch: memory grows to several times the "
+            "file; a batch size (default %s rows) keeps it flat.",
+            input_path,
+            size / 2**30,
+            f"{BATCH_SIZE.default:,}",
+        )
+    return _ONE_BATCH
+
+
 def score_file(
     settings: Settings,
     request: ScoreRequest,
@@ -115,6 +139,8 @@ def score_file(
     input_path = local_path(request.input_path).resolve()
     output_path = local_path(request.output_path).resolve()
     batch_size = settings.batch_size if request.batch_size is None else request.batch_size
+    if batch_size == WHOLE_FILE:
+        batch_size = _whole_file(input_path)
     formats = check_paths(BatchJob(input_path, output_path, batch_size, request.keep_columns))
     parquet = any(fmt.needs_pyarrow for fmt in formats)
     source_context = (

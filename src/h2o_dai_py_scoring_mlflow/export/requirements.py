@@ -141,7 +141,8 @@ class ModelRequirements:
     build_requirements: Tuple[str, ...]
     lines: Tuple[Requirement, ...]
     excluded: Tuple[Tuple[str, str], ...]
-    openblas_version: str
+    openblas_version: str  # empty: no OpenBLAS in conda.yaml (H2O_DAI_MLFLOW_DISABLE_OPENBLAS)
+    libmagic: bool = True  # H2O_DAI_MLFLOW_DISABLE_LIBMAGIC turns it off
 
     def install_lines(self, export_folder: Path) -> Tuple[str, ...]:
         """The requirement lines with wheels pointing into ``export_folder`` (for building envs)."""
@@ -236,6 +237,7 @@ def model_requirements(
     pyspark_version: str,
     psutil_version: Optional[str],
     openblas_version: str,
+    libmagic: bool = True,
 ) -> ModelRequirements:
     """The model's requirements for the export in ``folder``, per DESIGN §5."""
     path = folder / "requirements.txt"
@@ -289,7 +291,13 @@ def model_requirements(
     )
     excluded = tuple((ex.text, reason) for ex, reason in resolved.excluded)
     return ModelRequirements(
-        source, python_version, tuple(build_requirements), tuple(lines), excluded, openblas_version
+        source,
+        python_version,
+        tuple(build_requirements),
+        tuple(lines),
+        excluded,
+        openblas_version,
+        libmagic,
     )
 
 
@@ -320,9 +328,15 @@ def render_conda_yaml(reqs: ModelRequirements, tool_version: str) -> str:
         "- conda-forge",
         "dependencies:",
         f"- python={reqs.python_version}",
-        "- libmagic  # python-magic in DAI recipes",
-        f"- libopenblas={reqs.openblas_version}  # BLAS (H2O_DAI_MLFLOW_OPENBLAS_VERSION)",
-        "- libgfortran",
+        *(["- libmagic  # python-magic in DAI recipes"] if reqs.libmagic else []),
+        *(
+            [
+                f"- libopenblas={reqs.openblas_version}  # BLAS (H2O_DAI_MLFLOW_OPENBLAS_VERSION)",
+                "- libgfortran",
+            ]
+            if reqs.openblas_version
+            else []
+        ),
         "- libgcc-ng",
         *[f"- {r}" for r in reqs.build_requirements if r.startswith("pip")],
         "- pip:",

@@ -119,6 +119,7 @@ def model_requirements_for(folder: Path, settings: Settings, source: str) -> Mod
         pyspark_version=settings.pyspark_version,
         psutil_version=settings.psutil_version,
         openblas_version=settings.openblas_version,
+        libmagic=settings.libmagic,
     )
 
 

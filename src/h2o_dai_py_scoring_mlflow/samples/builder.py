@@ -31,6 +31,10 @@ ZIP_NAME = "scorer.zip"
 LICENSE_NAME = "license.sig"
 MIN_ROWS, MAX_ROWS = 200, 1_000_000
 _SOURCES = Path(__file__).resolve().parent / "wheel_sources"
+# A real shared library with the soname libopenblas.so.0 (native/openblas_stub.c): the h2oaicore
+# wheel installs it into the environment's lib/ folder (wheel data), where conda puts OpenBLAS
+# and the dynamic loader does not look.
+_OPENBLAS = Path(__file__).resolve().parent / "native" / "libopenblas.so.0"
 _KEY_NAMESPACE = uuid.UUID("6f1d3c2e-8b0a-4c55-9e43-1d2b3a4c5d6e")
 
 
@@ -169,7 +173,10 @@ def _write_export(kind: str, folder: Path, *, rows: int, seed: int) -> str:
     pickled = pickle.dumps(model, protocol=4)
     scorer_files[f"{names.module}/fitted_model.pickle"] = gzip.compress(pickled, mtime=0)
     wheels.write_wheel(scorer_spec, scorer_files, folder)
-    wheels.write_wheel(core_spec, wheels.package_files(_SOURCES / "h2oaicore", "h2oaicore"), folder)
+    core_files = wheels.package_files(_SOURCES / "h2oaicore", "h2oaicore")
+    core_data = f"h2oaicore-{pipeline_files.DAI_VERSION}.data/data/lib/{_OPENBLAS.name}"
+    core_files[core_data] = _OPENBLAS.read_bytes()
+    wheels.write_wheel(core_spec, core_files, folder)
     texts: Dict[str, str] = {
         "requirements.txt": pipeline_files.requirements_txt(names),
         "req_constraints_deps.txt": pipeline_files.constraints_txt(),

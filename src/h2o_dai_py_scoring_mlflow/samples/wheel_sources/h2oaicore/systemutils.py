@@ -4,8 +4,11 @@
   the streams in objects without a working ``fileno()`` break here).
 * It reads ``psutil.RLIM_INFINITY`` and ``psutil.RLIMIT_*`` (some psutil builds lack them).
 * It writes its logs under ``./tmp`` in the current working directory.
+* It loads OpenBLAS by soname (``libopenblas.so.0``), as DAI's compiled code does: found only
+  where the dynamic loader looks, not in a conda-style environment's ``lib/`` folder.
 """
 
+import ctypes
 import logging
 import os
 import resource
@@ -35,8 +38,17 @@ def _resource_limits():
     return limits
 
 
+def _load_openblas():
+    try:
+        blas = ctypes.CDLL("libopenblas.so.0")
+    except OSError as exc:
+        raise ImportError("h2oaicore needs OpenBLAS (libopenblas.so.0): %s" % exc) from exc
+    return blas.openblas_get_num_threads()
+
+
 def init_runtime(experiment_key):
     """Create ``./tmp`` logs and return the experiment logger."""
+    threads = _load_openblas()
     ttys = _check_streams()
     limits = _resource_limits()
     tmp = os.path.join(os.getcwd(), "tmp")
@@ -54,6 +66,7 @@ def init_runtime(experiment_key):
         logger.addHandler(handler)
     logger.info("Scoring runtime started (stdout tty=%s, stderr tty=%s)", *ttys)
     logger.info("Resource limits: %s", limits)
+    logger.info("OpenBLAS threads: %s", threads)
     return logger
 
 
