@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from conftest import HELPERS, REPO
 from helpers.cli import cli_env, dai_mlflow
+from helpers.pids import at_a_terminal
 
 from h2o_dai_py_scoring_mlflow import score_driverless_file
 from h2o_dai_py_scoring_mlflow.batch.job import CSV, JSON_LINES, PARQUET, file_format
@@ -628,7 +629,9 @@ def test_ctrl_c_on_the_caller_stops_the_child_and_cleans_up(
 ) -> None:
     out = tmp_path / "out.parquet"
     argv = _slow_run(binary, big_inputs[400_000], out)
-    caller = subprocess.Popen(argv, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    caller = subprocess.Popen(
+        at_a_terminal(argv), cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True
+    )
     _partial_appears(out)
     caller.send_signal(signal.SIGINT)
     _, stderr = caller.communicate(timeout=60)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from helpers.pids import at_a_terminal
 
 from h2o_dai_py_scoring_mlflow.errors import CommandTimeoutError
 from h2o_dai_py_scoring_mlflow.runtime import processes
@@ -107,7 +108,7 @@ def test_children_and_theirs_die_when_their_caller_is_killed_with_sigkill(how: s
     )
     caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert caller.stdout is not None and caller.stdout.readline().strip() == "started"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while len(_pids_with(marker)) < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(_pids_with(marker)) == 3  # the caller, its child and the child's child
@@ -120,10 +121,12 @@ def test_children_and_theirs_die_when_their_caller_is_killed_with_sigkill(how: s
 def test_sigterm_and_sighup_clean_up_like_ctrl_c(stop_signal: signal.Signals) -> None:
     marker = f"dai-stop-{stop_signal.name}-{os.getpid()}"
     caller = subprocess.Popen(
-        [sys.executable, "-c", _caller_script(marker)], stdout=subprocess.PIPE, text=True
+        at_a_terminal([sys.executable, "-c", _caller_script(marker)]),
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert caller.stdout is not None and caller.stdout.readline().strip() == "started"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while len(_pids_with(marker)) < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(_pids_with(marker)) == 3  # the caller, its child and the child's child
