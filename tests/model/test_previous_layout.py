@@ -94,11 +94,16 @@ def test_mlflow_2_17_restores_and_predicts_it_from_its_own_files(
     scoring_env_factory: Callable[[str], ScoringEnvironment],
     env_root: Path,
 ) -> None:
+    """Its code/ carries the shims of its day, without the native-library preload: where its
+    environment keeps OpenBLAS in lib/ (as conda does, and as the synthetic export's h2oaicore
+    wheel does), the loader must be pointed there, as such models always needed (README,
+    Troubleshooting). Logged again, a model preloads it itself."""
     sample = sample_factory("binary")
-    license_env = {"DRIVERLESS_AI_LICENSE_FILE": str(sample.license_file)}
     split = json.loads(_frame().to_json(orient="split", index=False))
     env = model_environment(old_model, load_settings({"MLFLOW_ENV_ROOT": str(env_root)}))
-    predicted = predict_with_mlflow(env, old_model, split, extra_env=license_env)
+    license_env = {"DRIVERLESS_AI_LICENSE_FILE": str(sample.license_file)}
+    extra = {**license_env, "LD_LIBRARY_PATH": str(env.path / "lib")}
+    predicted = predict_with_mlflow(env, old_model, split, extra_env=extra)
     scoring = scoring_env_factory("binary").environment
     direct = score_frame(scoring, sample.pipeline, split, extra_env=license_env)
     got = np.array([[row[c] for c in direct.columns] for row in predicted])
