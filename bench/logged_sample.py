@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
 
+import pandas as pd
+
 from h2o_dai_py_scoring_mlflow.samples import SampleResult, build_sample
+from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
 
 
 @dataclass(frozen=True)
@@ -40,3 +43,13 @@ def logged_sample(name: str, rows: int) -> LoggedSample:
     run_id = json.loads(logged.stdout.strip().splitlines()[-1])["run_id"]
     model = next(scratch.glob(f"mlruns/*/{run_id}/artifacts/h2o_dai_scoring_pyfunc"))
     return LoggedSample(scratch, sample, env, cli, model)
+
+
+def input_csv(path: Path, rows: int) -> None:
+    """``rows`` unseen rows of the binary sample's columns plus an ``id`` column, as CSV."""
+    dataset = make_dataset("binary", rows=100_000)
+    block = dataset.train.drop(columns=[dataset.target])
+    copies = -(-rows // len(block))
+    frame = pd.concat([block] * copies, ignore_index=True).iloc[:rows]
+    frame.insert(0, "id", range(rows))
+    frame.to_csv(path, index=False)

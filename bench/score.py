@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Sequence, Tuple
 
-import pandas as pd
+from logged_sample import input_csv
 
 from h2o_dai_py_scoring_mlflow.export.schema import read_input_schema
 from h2o_dai_py_scoring_mlflow.runtime import processes
 from h2o_dai_py_scoring_mlflow.runtime.project import shims_dir
 from h2o_dai_py_scoring_mlflow.runtime.scorer import scoring_environment
 from h2o_dai_py_scoring_mlflow.samples import build_sample
-from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
 from h2o_dai_py_scoring_mlflow.settings import BATCH_SIZE, load_settings
 
 THROUGHPUT_TARGET = 0.9  # candidate rows/s over baseline rows/s, at least
@@ -115,15 +114,6 @@ def _measure(argv: Sequence[object], env: Dict[str, str], cwd: Path, repeats: in
     )
 
 
-def _input_csv(path: Path, rows: int) -> None:
-    dataset = make_dataset("binary", rows=100_000)
-    block = dataset.train.drop(columns=[dataset.target])
-    copies = -(-rows // len(block))
-    frame = pd.concat([block] * copies, ignore_index=True).iloc[:rows]
-    frame.insert(0, "id", range(rows))
-    frame.to_csv(path, index=False)
-
-
 def _scorer_module(pipeline: Path) -> str:
     wheel = next(pipeline.glob("scoring_h2oai_experiment_*.whl"))
     return wheel.name.split("-")[0]
@@ -145,7 +135,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="dai-mlflow-bench-score-"))
     sample = build_sample("binary", scratch / "sample", rows=3000)
     input_path, output_path = scratch / "input.csv", scratch / "output.csv"
-    _input_csv(input_path, args.rows)
+    input_csv(input_path, args.rows)
     mib = input_path.stat().st_size / 2**20
     print(f"input: {args.rows:,} rows, {mib:.0f} MiB CSV", flush=True)
 

@@ -32,11 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import pandas as pd
-from logged_sample import logged_sample
+from logged_sample import input_csv, logged_sample
 
 from h2o_dai_py_scoring_mlflow.model.environment import model_environment
-from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
 from h2o_dai_py_scoring_mlflow.settings import load_settings
 
 SCALE_TARGET = 1.6  # local[2] rows/s over local[1] rows/s, at least
@@ -54,15 +52,6 @@ started = time.perf_counter()
 model.predict(frame)
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": len(frame)}))
 """
-
-
-def _input_csv(path: Path, rows: int) -> None:
-    dataset = make_dataset("binary", rows=100_000)
-    block = dataset.train.drop(columns=[dataset.target])
-    copies = -(-rows // len(block))
-    frame = pd.concat([block] * copies, ignore_index=True).iloc[:rows]
-    frame.insert(0, "id", range(rows))
-    frame.to_csv(path, index=False)
 
 
 @dataclass(frozen=True)
@@ -107,7 +96,7 @@ def main() -> int:
     cli = logged.cli
     model = logged.model
     input_path = scratch / "input.csv"
-    _input_csv(input_path, args.rows)
+    input_csv(input_path, args.rows)
     print(f"input: {args.rows:,} rows, {input_path.stat().st_size / 2**20:.0f} MiB CSV", flush=True)
 
     python = model_environment(model, load_settings(env)).python
