@@ -623,6 +623,19 @@ def test_stale_partials_of_dead_runs_are_removed(tmp_path: Path) -> None:
     assert not dead.exists() and live.exists() and other.exists()
 
 
+def test_stale_partial_clean_up_matches_names_exactly_not_as_patterns(tmp_path: Path) -> None:
+    """`out[1].csv` as a glob would match `out1.csv`'s partials, and the pid was cut by length:
+    another live job's partial could go. Only the target's own partials of dead runs go."""
+    target = tmp_path / "out[1].csv"
+    other_live = tmp_path / f".out1.csv.{os.getppid()}{PARTIAL_SUFFIX}"
+    other_dead = tmp_path / f".out1.csv.{_dead_pid()}{PARTIAL_SUFFIX}"
+    own_dead = tmp_path / f".out[1].csv.{_dead_pid()}{PARTIAL_SUFFIX}"
+    for path in (other_live, other_dead, own_dead):
+        path.write_text("x")
+    remove_stale_partials(target)
+    assert other_live.exists() and other_dead.exists() and not own_dead.exists()
+
+
 @pytest.mark.slow
 def test_ctrl_c_on_the_caller_stops_the_child_and_cleans_up(
     binary: SampleResult, env: Dict[str, str], big_inputs: Dict[int, Path], tmp_path: Path

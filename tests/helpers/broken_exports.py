@@ -67,6 +67,39 @@ def zip_symlink(good: Path, target: Path) -> Path:
     return path
 
 
+def _zipped_with(good: Path, target: Path, extra: Callable[[zipfile.ZipFile], None]) -> Path:
+    path = target / "scorer.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(good.iterdir()):
+            archive.write(file, f"scoring-pipeline/{file.name}")
+        extra(archive)
+    return path
+
+
+def zip_bomb(good: Path, target: Path) -> Path:
+    """A good export plus 64 MiB of zeros that compress to about 64 KB."""
+    return _zipped_with(
+        good, target, lambda a: a.writestr("scoring-pipeline/padding.bin", b"\0" * 64 * 2**20)
+    )
+
+
+def zeros_without_scorer(good: Path, target: Path) -> Path:
+    """Only 64 MiB of zeros: refused from the listing, before a byte is written."""
+    path = target / "scorer.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("zeros.bin", b"\0" * 64 * 2**20)
+    return path
+
+
+def duplicate_entry(good: Path, target: Path) -> Path:
+    """A second requirements.txt later in the archive, which extraction would let win."""
+    return _zipped_with(
+        good,
+        target,
+        lambda a: a.writestr("scoring-pipeline/requirements.txt", "evil-package==6.6.6\n"),
+    )
+
+
 def no_example_no_stats(good: Path, target: Path) -> Path:
     folder = _copy(good, target)
     (folder / "example.py").unlink()
@@ -82,4 +115,7 @@ BROKEN: Dict[str, Callable[[Path, Path], Path]] = {
     "zip-slip": zip_slip,
     "zip-symlink": zip_symlink,
     "no-example-no-stats": no_example_no_stats,
+    "zip-bomb": zip_bomb,
+    "zeros-without-scorer": zeros_without_scorer,
+    "duplicate-entry": duplicate_entry,
 }

@@ -419,6 +419,9 @@ def test_broken_exports_fail_with_one_clear_error_and_leave_nothing(
         "zip-slip": "would be written outside the export folder",
         "zip-symlink": "is a symbolic link",
         "no-example-no-stats": "Cannot find the input schema",
+        "zip-bomb": "a zip bomb's mark",
+        "zeros-without-scorer": "No scoring_h2oai_experiment_*.whl",
+        "duplicate-entry": "appears twice",
     }[name]
     assert expected in errors[0]
 

@@ -271,9 +271,17 @@ class PartialOutput:
 
 
 def remove_stale_partials(target: Path) -> None:
-    """Delete partial files of ``target`` left by scoring runs that were killed."""
-    for leftover in target.parent.glob(f".{target.name}.*{PARTIAL_SUFFIX}"):
-        pid_text = leftover.name[len(target.name) + 2 : -len(PARTIAL_SUFFIX)]
+    """Delete partial files of ``target`` left by scoring runs that were killed. Names are
+    compared exactly (a target such as ``out[1].csv`` is not a pattern that could match another
+    target's partials)."""
+    prefix = f".{target.name}."
+    if not target.parent.is_dir():
+        return
+    for leftover in target.parent.iterdir():
+        name = leftover.name
+        if not (name.startswith(prefix) and name.endswith(PARTIAL_SUFFIX)):
+            continue
+        pid_text = name[len(prefix) : -len(PARTIAL_SUFFIX)]
         if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
             LOG.info("removing %s, left by an interrupted run", leftover)
             with contextlib.suppress(FileNotFoundError):

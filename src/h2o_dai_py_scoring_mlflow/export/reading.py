@@ -1,14 +1,18 @@
 """Open a DAI scoring-pipeline export (a folder or a .zip), safely, and read what matters in it.
 
 A zip may hold the files in one top folder or flat; it is extracted into a temporary folder that
-is removed afterwards, refusing absolute paths, ``..``, links and archives larger than
-:data:`MAX_EXTRACTED_BYTES`. ``dbfs:/`` paths are read through the ``/dbfs`` FUSE mount.
+is removed afterwards. Its listing is checked before anything is written: no absolute paths,
+``..`` or links, no duplicate entries, a scorer wheel present, at most
+:data:`MAX_EXTRACTED_BYTES` in all, no entry compressed more than :data:`MAX_RATIO` times (zip
+bombs), and room for it on the disk. ``dbfs:/`` paths are read through the ``/dbfs`` FUSE mount.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import fnmatch
+import shutil
 import stat
 import zipfile
 from dataclasses import dataclass
@@ -22,7 +26,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SCORER_WHEEL_GLOB = "scoring_h2oai_experiment_*.whl"
-MAX_EXTRACTED_BYTES = 32 * 2**30
+# A DAI 1.10 export is a few hundred MB; its wheels compress 2-5 times.
+MAX_EXTRACTED_BYTES = 4 * 2**30
+MAX_RATIO = 100
+_RATIO_FLOOR = 2**20  # smaller entries may compress as well as they like
+_UNSAFE_TIP = "The archive is unsafe; download the export from Driverless AI again."
 _TIP = "Pass the scoring-pipeline/ folder or the scorer.zip that Driverless AI exported."
 
 
@@ -39,28 +47,60 @@ def _check_member(archive: Path, info: zipfile.ZipInfo) -> None:
         raise ExportError(
             f"{archive}: entry {info.filename!r} would be written outside the export folder; "
             "nothing was extracted.",
-            tip="The archive is unsafe; download the export from Driverless AI again.",
+            tip=_UNSAFE_TIP,
         )
     if stat.S_ISLNK(info.external_attr >> 16):
         raise ExportError(
             f"{archive}: entry {info.filename!r} is a symbolic link; nothing was extracted.",
-            tip="The archive is unsafe; download the export from Driverless AI again.",
+            tip=_UNSAFE_TIP,
+        )
+
+
+def _check_listing(archive: Path, members: List[zipfile.ZipInfo], target: Path) -> None:
+    """Everything that can be known before writing a byte."""
+    names = [PurePosixPath(info.filename).name for info in members]
+    if not any(fnmatch.fnmatch(name, SCORER_WHEEL_GLOB) for name in names):
+        raise ExportError(f"No {SCORER_WHEEL_GLOB} in {archive}; nothing was extracted.", tip=_TIP)
+    seen: Dict[str, str] = {}
+    for info in members:
+        _check_member(archive, info)
+        key = info.filename.rstrip("/")
+        if key in seen:
+            raise ExportError(
+                f"{archive}: entry {info.filename!r} appears twice (the second would silently "
+                "replace the first); nothing was extracted.",
+                tip=_UNSAFE_TIP,
+            )
+        seen[key] = info.filename
+        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(
+            info.compress_size, 1
+        ):
+            raise ExportError(
+                f"{archive}: entry {info.filename!r} expands {info.compress_size:,} bytes into "
+                f"{info.file_size:,} (more than {MAX_RATIO} times, a zip bomb's mark); nothing "
+                "was extracted.",
+                tip=_UNSAFE_TIP,
+            )
+    total = sum(info.file_size for info in members)
+    if total > MAX_EXTRACTED_BYTES:
+        raise ExportError(
+            f"{archive}: would extract {total:,} bytes, more than the {MAX_EXTRACTED_BYTES:,}-byte "
+            "limit; nothing was extracted.",
+            tip="Check that this is a DAI scoring pipeline export.",
+        )
+    free = shutil.disk_usage(target).free
+    if total > free:
+        raise ExportError(
+            f"{archive}: would extract {total:,} bytes, and {target} has {free:,} bytes free; "
+            "nothing was extracted.",
+            tip="Free disk space, or set TMPDIR to a folder with room.",
         )
 
 
 def _extract(archive: Path, target: Path) -> None:
     try:
         with zipfile.ZipFile(archive) as bundle:
-            members = bundle.infolist()
-            for info in members:
-                _check_member(archive, info)
-            total = sum(info.file_size for info in members)
-            if total > MAX_EXTRACTED_BYTES:
-                raise ExportError(
-                    f"{archive}: would extract {total} bytes, more than the "
-                    f"{MAX_EXTRACTED_BYTES}-byte limit; nothing was extracted.",
-                    tip="Check that this is a DAI scoring pipeline export.",
-                )
+            _check_listing(archive, bundle.infolist(), target)
             bundle.extractall(target)
     except zipfile.BadZipFile as exc:
         raise ExportError(f"{archive} is not a valid zip file ({exc}).", tip=_TIP) from None
