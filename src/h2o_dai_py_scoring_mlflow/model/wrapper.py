@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import os
 import sys
 import threading
 from pathlib import Path
@@ -52,6 +53,12 @@ def _needs_python_38(scorer_module: str) -> str:
         '2. mlflow.models.predict(model_uri, data, env_manager="uv");\n'
         "3. dai-mlflow score --model-uri <model uri> --input-path <file> --output-path <file>."
     )
+
+
+def _masked(text: str) -> str:
+    """``text`` with the license key from the environment (if any) masked."""
+    key = os.environ.get("DRIVERLESS_AI_LICENSE_KEY", "").strip()
+    return text.replace(key, "******") if key else text
 
 
 def _invalid(message: str) -> MlflowException:
@@ -127,7 +134,7 @@ class DaiScoringPipelineModel(PythonModel):
                 except Exception as exc:
                     if "licen" in str(exc).lower() or type(exc).__name__ == "LicenseError":
                         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                        raise MlflowException(f"{LICENSE_HELP} ({first_line})") from None
+                        raise MlflowException(f"{LICENSE_HELP} ({_masked(first_line)})") from None
                     raise
             return self._scorer
 
