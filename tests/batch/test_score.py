@@ -623,6 +623,43 @@ def test_stale_partials_of_dead_runs_are_removed(tmp_path: Path) -> None:
     assert not dead.exists() and live.exists() and other.exists()
 
 
+def test_commit_flushes_the_file_before_the_rename_and_the_folder_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from h2o_dai_py_scoring_mlflow.batch import loop
+
+    target = tmp_path / "out.csv"
+    output = loop.PartialOutput(target, file_format(target, "output"))
+    output.write(pd.DataFrame({"a": [1.0, 2.0]}))
+    events: List[str] = []
+    real_fsync, real_replace = os.fsync, Path.replace
+
+    def fsync(descriptor: int) -> None:
+        events.append("fsync " + os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    def replace(self: Path, other: Path) -> Path:
+        events.append("rename")
+        return real_replace(self, other)
+
+    monkeypatch.setattr(loop.os, "fsync", fsync)
+    monkeypatch.setattr(Path, "replace", replace)
+    output.commit()
+    assert events == [f"fsync {output.partial}", "rename", f"fsync {tmp_path}"]
+    assert target.read_text().splitlines()[0] == "a"
+
+    def unsupported(descriptor: int) -> None:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(loop.os, "fsync", unsupported)
+    again = loop.PartialOutput(target, file_format(target, "output"))
+    again.write(pd.DataFrame({"a": [3.0]}))
+    again.commit()  # a file system that cannot sync (a FUSE mount) is not an error
+    assert target.read_text().splitlines()[1].startswith("3")
+
+
 def test_stale_partial_clean_up_matches_names_exactly_not_as_patterns(tmp_path: Path) -> None:
     """`out[1].csv` as a glob would match `out1.csv`'s partials, and the pid was cut by length:
     another live job's partial could go. Only the target's own partials of dead runs go."""

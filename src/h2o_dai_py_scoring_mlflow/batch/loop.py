@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import logging
 import math
 import os
@@ -239,6 +240,23 @@ def _close_matches(wanted: Sequence[str], available: Sequence[str]) -> Optional[
     return "Rename the input's column(s) to the model's names: " + ", ".join(pairs) + "."
 
 
+# What a file system that cannot sync (FUSE mounts such as /dbfs) answers; other errors count.
+_SYNC_UNSUPPORTED = (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF, errno.EISDIR)
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` (a file or a folder) to the disk, where its file system can."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    except OSError as exc:
+        if exc.errno not in _SYNC_UNSUPPORTED:
+            raise
+        LOG.debug("%s cannot be synced on its file system: %s", path, exc)
+    finally:
+        os.close(descriptor)
+
+
 class PartialOutput:
     """Writes to ``.<name>.<pid>.dai-mlflow-partial`` beside the target; renames on commit."""
 
@@ -256,9 +274,13 @@ class PartialOutput:
         self._writer.write(frame)
 
     def commit(self) -> None:
+        """Close, flush the bytes to the disk, then rename: after a crash the target is either
+        the old file or the whole new one, never a renamed file whose blocks were not written."""
         assert self._writer is not None, "commit before any write"
         self._writer.close()
+        _fsync(self.partial)
         self.partial.replace(self.target)
+        _fsync(self.target.parent)
         self._writer = None
 
     def discard(self) -> None:
