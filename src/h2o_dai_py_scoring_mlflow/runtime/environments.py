@@ -16,15 +16,17 @@ import fcntl
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
 
-from ..errors import CommandError, EnvironmentBuildError
+from ..errors import CommandError, DaiMlflowError, EnvironmentBuildError
 from ..settings import EnvBuilder, Settings
 from . import processes
 from .interpreters import Interpreter
@@ -120,9 +122,44 @@ def _tool_files() -> Iterator[Tuple[str, Path]]:
             yield f"{PROJECT_FOLDER}/{path.relative_to(project)}", path
 
 
+class UntrustedCacheError(DaiMlflowError):
+    """A folder of the environment cache could have been changed by someone else."""
+
+
+def _check_trusted(path: Path) -> None:
+    """``path`` is what this user made: not a symbolic link, owned by this user, writable by no
+    one else (group write only for this user's own group, as a 002 umask gives)."""
+    info = path.lstat()
+    tip = (
+        f"Remove {path} (it is rebuilt when needed), or point MLFLOW_ENV_ROOT to a folder only "
+        "you can write."
+    )
+    if stat.S_ISLNK(info.st_mode):
+        raise UntrustedCacheError(f"{path} in the environment cache is a symbolic link.", tip=tip)
+    if info.st_uid != os.geteuid():
+        raise UntrustedCacheError(
+            f"{path} in the environment cache belongs to user id {info.st_uid}, not to you "
+            f"({os.geteuid()}): its Python will not be run.",
+            tip=tip,
+        )
+    foreign_group = bool(info.st_mode & stat.S_IWGRP) and info.st_gid != os.getegid()
+    if info.st_mode & stat.S_IWOTH or foreign_group:
+        raise UntrustedCacheError(
+            f"{path} in the environment cache is writable by others "
+            f"(mode {stat.filemode(info.st_mode)}): its Python will not be run.",
+            tip=f"chmod go-w {path}, or: {tip}",
+        )
+
+
 def find_environment(spec: EnvironmentSpec, settings: Settings) -> Optional[PythonEnvironment]:
-    """The cached environment for ``spec`` if it is complete, else None (no locking, no build)."""
+    """The cached environment for ``spec`` if it is complete, else None (no locking, no build).
+    An entry, or the cache root, that someone else could have changed is refused."""
     target = settings.env_root / spec.folder_name()
+    if not (target.exists() or target.is_symlink()):
+        return None
+    for path in (settings.env_root, target, target / "bin", target / MARKER):
+        if path.exists() or path.is_symlink():
+            _check_trusted(path)
     return PythonEnvironment(target, created=False) if _is_complete(target, spec) else None
 
 
