@@ -27,6 +27,7 @@ import pytest
 from conftest import REPO, InstalledWheel, _real_pyenv_root
 from helpers.cli import cli_env, dai_mlflow
 from helpers.emulation import emulated_pyenv, emulated_uv, path_with
+from helpers.servers import free_port
 
 from h2o_dai_py_scoring_mlflow.runtime.environments import PythonEnvironment
 from h2o_dai_py_scoring_mlflow.runtime.interpreters import Interpreter
@@ -268,19 +269,13 @@ def _snapshot_repository(folder: Path) -> Tuple[Path, str]:
     return bare, commit
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.contextmanager
 def _git_server(bare: Path) -> Iterator[str]:
     """`git daemon` on 127.0.0.1 serving ``bare``; yields its git:// URI.
 
     (MLflow treats a file:// URI as a folder to use in place, so a remote is served for real.)
     """
-    port = _free_port()
+    port = free_port()
     daemon = subprocess.Popen(
         ["git", "daemon", "--export-all", f"--base-path={bare.parent}", "--reuseaddr",
          "--listen=127.0.0.1", f"--port={port}", str(bare.parent)],

@@ -5,7 +5,6 @@ artifacts, the environment cache, the outputs, or anything the commands printed.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from typing import Callable, Iterator, List
 
 import pytest
 from helpers.cli import cli_env, dai_mlflow
+from helpers.servers import free_port, wait_for_ping
 
 from h2o_dai_py_scoring_mlflow.samples import SampleResult
 from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
@@ -22,12 +22,6 @@ from h2o_dai_py_scoring_mlflow.samples.datasets import make_dataset
 pytestmark = pytest.mark.slow
 
 TOKEN = "dapi-secret-token-must-not-leak-5e6f7a8b"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _written_since(roots: List[Path], started: float) -> Iterator[Path]:
@@ -38,21 +32,14 @@ def _written_since(roots: List[Path], started: float) -> Iterator[Path]:
 
 
 def _serve_once(model_uri: str, work: Path, env: dict, example: dict) -> str:  # type: ignore[type-arg]
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "h2o_dai_py_scoring_mlflow.cli", "serve", "--model-uri",
          model_uri, "--port", str(port)],
         cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None, "the server stopped"
-                time.sleep(1)
+        wait_for_ping(port, server)
         body = json.dumps({"dataframe_split": example}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
                                          headers={"Content-Type": "application/json"})  # fmt: skip

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import yaml
 from conftest import HELPERS, REPO
 from helpers.broken_exports import BROKEN
 from helpers.cli import cli_env, dai_mlflow
+from helpers.servers import free_port
 
 from h2o_dai_py_scoring_mlflow.model.environment import model_environment
 from h2o_dai_py_scoring_mlflow.runtime import processes
@@ -180,12 +180,6 @@ def _model_environment(python38: Interpreter, model: Path, env_root: Path) -> Py
     return model_environment(model, load_settings({"MLFLOW_ENV_ROOT": str(env_root)}))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _post(url: str, payload: Dict[str, Any]) -> Any:
     request = urllib.request.Request(
         url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
@@ -220,7 +214,7 @@ def test_mlflow_2_17_serves_the_model_from_its_own_files(
     model = logged_models[kind]
     env = _model_environment(python38, model, env_root)
     frame = _unseen(kind)
-    port = _free_port()
+    port = free_port()
     variables = processes.child_environment(
         {
             "PATH": f"{env.path / 'bin'}{os.pathsep}{os.environ['PATH']}",
@@ -368,7 +362,7 @@ def test_mlflow_run_inside_python38_against_a_2_17_store_and_a_3x_server(
 
     server_dir = tmp_path / "server3"
     server_dir.mkdir()
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     server = processes.start(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
