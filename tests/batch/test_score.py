@@ -162,6 +162,30 @@ def test_a_missing_column_fails_before_any_output_and_names_it(
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+def test_a_csv_with_100k_unused_columns_reads_only_the_models_and_scores_the_same(
+    binary: SampleResult, env: Dict[str, str], tmp_path: Path
+) -> None:
+    frame = _inputs(3)
+    narrow = tmp_path / "narrow.csv"
+    frame.to_csv(narrow, index=False)
+    unused = 100_000
+    lines = narrow.read_text().splitlines()
+    header = lines[0] + "".join(f",unused{i}" for i in range(unused))
+    rows = [line + ",x" * unused for line in lines[1:]]
+    wide = tmp_path / "wide.csv"
+    wide.write_text("\n".join([header, *rows]) + "\n")
+    outputs = {}
+    for source in (narrow, wide):
+        out = tmp_path / f"out-{source.stem}.csv"
+        args = ["--input-path", str(source), "--output-path", str(out), "--keep-columns", "id"]
+        done = score(binary, env, tmp_path, *args)
+        result = summary(done)
+        assert result["rows"] == 3
+        outputs[source.stem] = read_csv_exact(out)
+    assert f"ignoring {unused} input column(s)" in done.stderr
+    pd.testing.assert_frame_equal(outputs["wide"], outputs["narrow"])
+
+
 def test_misspelt_columns_get_a_rename_hint(
     binary: SampleResult, env: Dict[str, str], tmp_path: Path
 ) -> None:
@@ -340,7 +364,10 @@ def test_malformed_csv_and_json_lines_fail_cleanly_after_good_batches(
     csv.write_text(text + "x,1,2,3,4,5,6,7,8,9,10,11\n")
     jsonl = tmp_path / "bad.jsonl"
     jsonl.write_text(good.to_json(orient="records", lines=True) + "\n{not json}\n")
-    for source, expected in ((csv, "malformed after data row"), (jsonl, "not valid JSON lines")):
+    for source, expected in (
+        (csv, "data row 251 has more fields"),
+        (jsonl, "not valid JSON lines"),
+    ):
         out = tmp_path / f"{source.stem}-{source.suffix[1:]}.csv"
         done = score(
             binary, env, tmp_path,

@@ -7,11 +7,12 @@ pyarrow, which the launcher adds to the scoring environment only when a Parquet 
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
 from pathlib import Path
-from typing import IO, Any, Generator, List, Optional, Sequence, cast
+from typing import IO, Any, Dict, Generator, Iterator, List, Optional, Sequence, cast
 
 import pandas as pd
 
@@ -72,34 +73,75 @@ class BatchReader:
         )
 
 
+class _AfterLead:
+    """A text stream that reads ``lead`` first, then the rest of ``rest``."""
+
+    def __init__(self, lead: str, rest: IO[str]) -> None:
+        self._lead = lead
+        self._rest = rest
+
+    def read(self, size: int = -1) -> str:
+        if self._lead:
+            lead, self._lead = self._lead, ""
+            return lead
+        return self._rest.read(size)
+
+    def __iter__(self) -> Iterator[str]:  # pandas 1.x takes only objects that iterate as files
+        if self._lead:
+            lead, self._lead = self._lead, ""
+            yield lead
+        yield from self._rest
+
+
 class CsvReader(BatchReader):
+    """Reads only the columns asked for, however wide the file, and refuses a row with more
+    fields than the header (with ``usecols`` pandas would silently drop the extra fields, and
+    without it every column of a wide file is parsed)."""
+
     def header(self) -> Optional[List[str]]:
         with self._text() as text:
-            try:
-                return [str(c) for c in pd.read_csv(text, nrows=0).columns]
-            except UnicodeDecodeError as exc:
-                raise self._not_utf8(exc) from None
-            except pd.errors.EmptyDataError:
-                raise ScoreInputError(
-                    f"{self.path} is empty: it has no header line.",
-                    tip="A CSV input needs a header line naming the columns.",
-                ) from None
-            except (pd.errors.ParserError, OSError) as exc:
-                raise ScoreInputError(f"{self.path}: cannot read the header ({exc}).") from None
+            return self._header_of(text)
+
+    def _header_of(self, text: IO[str]) -> List[str]:
+        try:
+            return next(row for row in csv.reader(text) if row)  # blank lines skipped
+        except UnicodeDecodeError as exc:
+            raise self._not_utf8(exc) from None
+        except StopIteration:
+            raise ScoreInputError(
+                f"{self.path} is empty: it has no header line.",
+                tip="A CSV input needs a header line naming the columns.",
+            ) from None
+        except (csv.Error, OSError, EOFError) as exc:
+            raise ScoreInputError(
+                f"{self.path}: cannot read the header ({exc}).",
+                tip="The first line must name the columns, separated by commas.",
+            ) from None
 
     def batches(
         self, columns: Sequence[str], text_columns: Sequence[str]
     ) -> Generator[pd.DataFrame, None, None]:
-        # Every column is parsed (unused ones as plain text, the cheapest): with ``usecols``
-        # pandas silently accepts a line with too many fields, scoring shifted values.
         with self._text() as text:
-            chunks = pd.read_csv(
-                text, chunksize=self.batch_size, dtype={name: str for name in text_columns}
-            )
+            header = self._header_of(text)
+            names = _unique_names(header, columns)
+            extra = _unused_name(names)
+            # A first line as wide as the names, so pandas accepts them however short rows are.
+            stream = _AfterLead("," * len(names) + "\n", text)
+            wanted = [*columns, extra] if columns else [*names, extra]
+            dtypes = {name: str for name in [*text_columns, extra]}
             try:
+                chunks = pd.read_csv(
+                    cast(Any, stream),
+                    header=0,
+                    names=[*names, extra],
+                    usecols=wanted,
+                    chunksize=self.batch_size,
+                    dtype=dtypes,
+                )
                 for chunk in chunks:
+                    self._refuse_long_rows(chunk[extra], len(header))
                     self.rows_read += len(chunk)
-                    yield chunk[list(columns)] if columns else chunk
+                    yield chunk[list(columns) if columns else names]
             except UnicodeDecodeError as exc:
                 raise self._not_utf8(exc) from None
             except (pd.errors.ParserError, OSError, EOFError) as exc:
@@ -107,6 +149,33 @@ class CsvReader(BatchReader):
                     f"{self.path}: malformed after data row {self.rows_read}: {exc}",
                     tip="Check the quoting and the number of fields on that line.",
                 ) from None
+
+    def _refuse_long_rows(self, extra: pd.Series, width: int) -> None:
+        long_rows = extra.notna().to_numpy().nonzero()[0]
+        if len(long_rows):
+            row = self.rows_read + int(long_rows[0]) + 1
+            raise ScoreInputError(
+                f"{self.path}: data row {row} has more fields than the {width} columns of the "
+                "header (a value with an unquoted comma?); nothing was written.",
+                tip='Quote values that contain commas ("South, Coastal") or fix that line.',
+            )
+
+
+def _unique_names(header: Sequence[str], used: Sequence[str]) -> List[str]:
+    """``header`` with repeats of unused names made unique (pandas needs unique names); a used
+    name that appears twice is ambiguous and refused by :class:`ColumnPlan` before this."""
+    seen: Dict[str, int] = {}
+    names = []
+    for name in header:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        names.append(name if count == 0 or name in used else f"{name}\0{count}")
+    return names
+
+
+def _unused_name(names: Sequence[str]) -> str:
+    taken = set(names)
+    return next(f"\0extra{i}" for i in range(len(taken) + 1) if f"\0extra{i}" not in taken)
 
 
 class JsonLinesReader(BatchReader):

@@ -9,6 +9,7 @@ from 1 (the header of a CSV is not a row).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import difflib
 import errno
@@ -33,6 +34,7 @@ PARTIAL_SUFFIX = ".dai-mlflow-partial"
 NUMERIC_TYPES = ("double", "long", "float", "integer")
 _BOOLEANS = {"true": True, "t": True, "yes": True, "1": True, "1.0": True}
 _BOOLEANS.update({"false": False, "f": False, "no": False, "0": False, "0.0": False})
+_SHOWN_CHARS = 60  # of a bad value in an error message (a field may be megabytes long)
 _ROW_TIP = "Rows count data rows from 1 (a CSV header is not a row)."
 
 
@@ -114,6 +116,14 @@ class ColumnPlan:
     def check(self, available: Sequence[str], *, warn: bool = True) -> List[str]:
         """Raise naming every missing column; return (and warn about) the ignored ones."""
         present = set(available)
+        counts = collections.Counter(available)
+        repeated = [name for name in self.read_columns if counts[name] > 1]
+        if repeated:
+            raise ScoreInputError(
+                f"{self.source} names the column(s) {', '.join(repr(r) for r in repeated)} more "
+                "than once, so which one the model should read is ambiguous; nothing was written.",
+                tip="Rename or drop the repeated column(s) so that each name appears once.",
+            )
         missing = [name for name in self.names if name not in present]
         if missing:
             raise ScoreInputError(
@@ -130,7 +140,8 @@ class ColumnPlan:
                 tip=_close_matches(absent, available)
                 or f"The input's columns are: {', '.join(available)}.",
             )
-        ignored = [name for name in available if name not in self.read_columns]
+        read = set(self.read_columns)
+        ignored = [name for name in available if name not in read]
         if ignored and warn:
             shown = ", ".join(repr(i) for i in ignored[:10])
             more = f" and {len(ignored) - 10} more" if len(ignored) > 10 else ""
@@ -210,10 +221,18 @@ class ColumnPlan:
         others = len(positions) - 1
         also = f" ({others} more in rows {row + 1}-{first_row + len(values) - 1})" if others else ""
         raise ScoreInputError(
-            f"{self.source}: row {row}, column {column.name!r}: {value!r} is not {expected} "
+            f"{self.source}: row {row}, column {column.name!r}: {_shown(value)} is not {expected} "
             f"(the model's schema says {column.dtype}){also}; nothing was written.",
             tip="Fix the value or leave it empty (missing values are allowed). " + _ROW_TIP,
         )
+
+
+def _shown(value: Any) -> str:
+    """``value`` as a message shows it: its repr, cut to :data:`_SHOWN_CHARS` characters."""
+    text = repr(value)
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS]}... ({len(str(value)):,} characters)"
 
 
 def _present(value: Any) -> bool:
@@ -347,8 +366,7 @@ def score_file(
         header = reader.header()
         ignored = plan.check(header) if header is not None else None
         read = plan.read_columns if header is not None else []
-        text = plan.text_columns + list(ignored or [])
-        with contextlib.closing(reader.batches(read, text)) as frames:
+        with contextlib.closing(reader.batches(read, plan.text_columns)) as frames:
             for frame in frames:
                 if ignored is None:
                     ignored = plan.check([str(c) for c in frame.columns])
