@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple
 
 from ..errors import ExportError
 from ..scratch import scratch_dir
+from .wheels import check_wheels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,8 +30,10 @@ SCORER_WHEEL_GLOB = "scoring_h2oai_experiment_*.whl"
 # A DAI 1.10 export is a few hundred MB; its wheels compress 2-5 times.
 MAX_EXTRACTED_BYTES = 4 * 2**30
 MAX_RATIO = 100
+_ENCRYPTED = 0x1  # general purpose flag bit 0 of a zip entry
 _RATIO_FLOOR = 2**20  # smaller entries may compress as well as they like
 _UNSAFE_TIP = "The archive is unsafe; download the export from Driverless AI again."
+_EXAMPLE_TIP = "Restore example.py from the scoring pipeline that Driverless AI exported."
 _TIP = "Pass the scoring-pipeline/ folder or the scorer.zip that Driverless AI exported."
 
 
@@ -48,6 +51,11 @@ def _check_member(archive: Path, info: zipfile.ZipInfo) -> None:
             f"{archive}: entry {info.filename!r} would be written outside the export folder; "
             "nothing was extracted.",
             tip=_UNSAFE_TIP,
+        )
+    if info.flag_bits & _ENCRYPTED:
+        raise ExportError(
+            f"{archive}: entry {info.filename!r} is encrypted; nothing was extracted.",
+            tip="Export the scoring pipeline from Driverless AI again, without a password.",
         )
     if stat.S_ISLNK(info.external_attr >> 16):
         raise ExportError(
@@ -104,6 +112,8 @@ def _extract(archive: Path, target: Path) -> None:
             bundle.extractall(target)
     except zipfile.BadZipFile as exc:
         raise ExportError(f"{archive} is not a valid zip file ({exc}).", tip=_TIP) from None
+    except NotImplementedError as exc:
+        raise ExportError(f"{archive}: cannot extract it ({exc}).", tip=_UNSAFE_TIP) from None
 
 
 def _pipeline_root(location: Path, searched: Path) -> Path:
@@ -166,6 +176,7 @@ def open_pipeline_folder(folder: Path) -> ScoringPipeline:
             f"{folder} holds {len(wheels)} scorer wheels ({names}); expected exactly one.",
             tip="Keep only the wheel of the experiment you want to deploy.",
         )
+    check_wheels(folder)
     return ScoringPipeline(folder=folder, scorer_wheel=wheels[0])
 
 
@@ -178,14 +189,25 @@ def _series_call(node: ast.AST) -> bool:
     )
 
 
+def _literal(example_py: Path, node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        raise ExportError(
+            f"{example_py} line {node.lineno}: the example rows must be literal values.",
+            tip=_EXAMPLE_TIP,
+        ) from None
+
+
 def example_columns(example_py: Path) -> List[Tuple[str, str, List[Any]]]:
     """``(name, dtype, values)`` of each ``pd.Series([...], name=..., dtype=...)`` in example.py."""
     try:
-        tree = ast.parse(example_py.read_text(encoding="utf-8"), filename=str(example_py))
+        tree = ast.parse(example_py.read_bytes(), filename=str(example_py))
     except FileNotFoundError:
-        raise ExportError(f"{example_py} is missing.", tip="Re-download the export.") from None
-    except SyntaxError as exc:
-        raise ExportError(f"{example_py} line {exc.lineno}: not valid Python.") from None
+        raise ExportError(f"{example_py} is missing.", tip=_EXAMPLE_TIP) from None
+    except (SyntaxError, ValueError) as exc:
+        line = f" line {exc.lineno}" if isinstance(exc, SyntaxError) else ""
+        raise ExportError(f"{example_py}{line}: not valid Python.", tip=_EXAMPLE_TIP) from None
     columns = []
     for node in ast.walk(tree):
         if not _series_call(node):
@@ -194,14 +216,16 @@ def example_columns(example_py: Path) -> List[Tuple[str, str, List[Any]]]:
         keywords: Dict[str, Any] = {}
         for keyword in node.keywords:
             if keyword.arg in ("name", "dtype"):
-                keywords[keyword.arg] = ast.literal_eval(keyword.value)
+                keywords[keyword.arg] = _literal(example_py, keyword.value)
         if "name" in keywords:
-            values = ast.literal_eval(node.args[0])
+            values = _literal(example_py, node.args[0])
             columns.append(
                 (str(keywords["name"]), str(keywords.get("dtype", "object")), list(values))
             )
     if not columns:
-        raise ExportError(f"{example_py} has no pd.Series(..., name=...) example rows.")
+        raise ExportError(
+            f"{example_py} has no pd.Series(..., name=...) example rows.", tip=_EXAMPLE_TIP
+        )
     return columns
 
 

@@ -111,9 +111,31 @@ def resolve_requirements(
     return ResolvedRequirements(tuple(install), tuple(excluded))
 
 
-def export_requirements(folder: Path) -> ResolvedRequirements:
-    """The installable requirements of the export in ``folder``."""
-    path = folder / "requirements.txt"
+# What pip installs without a project name: URLs (also VCS ones) and local paths.
+_URL_OR_PATH = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://|\.{0,2}/)")
+
+
+def _check_line(path: Path, line: RequirementLine) -> None:
+    """Refuse a line pip could not read, naming it (options such as ``--extra-index-url``, wheel
+    filenames, URLs and paths pass; ``--hash`` options after a requirement are allowed)."""
+    if line.wheel is not None or line.text.startswith("-") or _URL_OR_PATH.match(line.text):
+        return
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
+
+    try:
+        Requirement(re.split(r"\s+--?[A-Za-z]", line.text, maxsplit=1)[0])
+    except InvalidRequirement as exc:
+        first = str(exc).splitlines()[0]
+        raise ExportError(
+            f"{path} line {line.line_number}: {line.text!r} is not a requirement pip can read "
+            f"({first}).",
+            tip="Fix or remove that line: a requirement such as `name==1.2.3`, or the filename "
+            "of a wheel in the export.",
+        ) from None
+
+
+def read_requirements_file(path: Path) -> List[RequirementLine]:
+    """The meaningful lines of an export's requirements.txt, each checked as pip would read it."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -121,7 +143,21 @@ def export_requirements(folder: Path) -> ResolvedRequirements:
             f"{path} is missing.",
             tip="A DAI Python scoring pipeline export ships requirements.txt.",
         ) from None
-    return resolve_requirements(folder, parse_requirements(text))
+    except UnicodeDecodeError as exc:
+        raise ExportError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}).",
+            tip="Download the scoring pipeline from Driverless AI again; its requirements.txt "
+            "is plain UTF-8.",
+        ) from None
+    lines = parse_requirements(text)
+    for line in lines:
+        _check_line(path, line)
+    return lines
+
+
+def export_requirements(folder: Path) -> ResolvedRequirements:
+    """The installable requirements of the export in ``folder``."""
+    return resolve_requirements(folder, read_requirements_file(folder / "requirements.txt"))
 
 
 @dataclass(frozen=True)
@@ -196,12 +232,19 @@ def _environment_yml_pins(folder: Path) -> List[str]:
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
         raise ExportError(
-            f"{path}: not valid YAML.", tip="Fix or remove environment.yml."
+            f"{path}: not valid YAML{line}.", tip="Fix or remove environment.yml."
         ) from None
+    if data is not None and not isinstance(data, dict):
+        raise ExportError(
+            f"{path}: expected a mapping with `dependencies`, found a {type(data).__name__}.",
+            tip="Fix or remove environment.yml.",
+        )
     pins: List[str] = []
-    for item in (data or {}).get("dependencies", []) if isinstance(data, dict) else []:
+    for item in (data or {}).get("dependencies", []) or []:
         if isinstance(item, dict) and isinstance(item.get("pip"), list):
             pins.extend(str(p).strip() for p in item["pip"] if str(p).strip())
     return pins
@@ -240,13 +283,7 @@ def model_requirements(
     libmagic: bool = True,
 ) -> ModelRequirements:
     """The model's requirements for the export in ``folder``, per DESIGN §5."""
-    path = folder / "requirements.txt"
-    if not path.is_file():
-        raise ExportError(
-            f"{path} is missing.",
-            tip="A DAI Python scoring pipeline export ships requirements.txt.",
-        )
-    parsed = parse_requirements(path.read_text(encoding="utf-8-sig"))
+    parsed = read_requirements_file(folder / "requirements.txt")
     rules = dict(DEFAULT_EXCLUSIONS)
     rules.update({name: "excluded by H2O_DAI_MLFLOW_EXCLUDE_PACKAGES" for name in exclude})
     resolved = resolve_requirements(folder, parsed, exclusions=rules)

@@ -24,6 +24,10 @@ from typing import Any, Dict, List, Optional, Tuple
 from ..errors import ExportError
 
 STATS_FILE = "training_data_column_stats.json"
+_SCHEMA_TIP = (
+    "Restore the file from the scoring pipeline that Driverless AI exported; the input schema "
+    "is read from it."
+)
 _RULE = re.compile(r"^#\s*-{10,}\s*$")
 _HEADER = re.compile(r"^#\s*Name\s+Type\s+Range\s*$")
 
@@ -105,10 +109,16 @@ def parse_example_table(example_py: Path) -> Optional[InputSchema]:
         dtype = row[type_at:range_at].strip()
         value_range = row[range_at:].strip()
         if not name or not dtype:
-            raise ExportError(f"{example_py}: cannot read the schema row {row.strip()!r}.")
+            raise ExportError(
+                f"{example_py}: cannot read the schema row {row.strip()!r} (it needs a name "
+                "under Name and a type under Type).",
+                tip=_SCHEMA_TIP,
+            )
         columns.append(InputColumn(name, dtype, value_range.endswith("or None")))
     if not columns:
-        raise ExportError(f"{example_py}: the Name/Type/Range table lists no columns.")
+        raise ExportError(
+            f"{example_py}: the Name/Type/Range table lists no columns.", tip=_SCHEMA_TIP
+        )
     return InputSchema(tuple(columns), example_py)
 
 
@@ -134,9 +144,9 @@ def parse_stats_file(path: Path) -> Optional[InputSchema]:
         if isinstance(data, str):
             data = json.loads(data)
     except ValueError as exc:
-        raise ExportError(f"{path}: not valid JSON ({exc}).") from None
+        raise ExportError(f"{path}: not valid JSON ({exc}).", tip=_SCHEMA_TIP) from None
     if not isinstance(data, dict) or not data:
-        raise ExportError(f"{path}: expected an object of columns.")
+        raise ExportError(f"{path}: expected an object of columns.", tip=_SCHEMA_TIP)
     columns = tuple(
         InputColumn(str(name), _stats_dtype(entry if isinstance(entry, dict) else {}), True)
         for name, entry in data.items()
