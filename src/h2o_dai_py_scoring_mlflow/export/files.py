@@ -61,16 +61,21 @@ def is_license_file(name: str) -> bool:
     return not name.lower().endswith(".whl") and _matches(name, LICENSE_PATTERNS)
 
 
+def refuse_link(entry: Path) -> None:
+    """Raise if ``entry`` is a symbolic link: what it points at is not part of the export."""
+    if entry.is_symlink():
+        raise ExportError(
+            f"{entry} is a symbolic link; a model stores only the export's own files.",
+            tip="Replace the link with the file itself (or remove it) and log again.",
+        )
+
+
 def select_export_files(folder: Path) -> ExportFiles:
     """The files of ``folder`` that belong in a model; refuse symbolic links."""
     files: List[Path] = []
     left_out: List[Tuple[str, str]] = []
     for entry in sorted(folder.iterdir()):
-        if entry.is_symlink():
-            raise ExportError(
-                f"{entry} is a symbolic link; a model stores only the export's own files.",
-                tip="Replace the link with the file itself (or remove it) and log again.",
-            )
+        refuse_link(entry)
         if entry.is_dir():
             left_out.append((entry.name + "/", "a folder; the export format has none"))
         elif is_license_file(entry.name):

@@ -1,5 +1,5 @@
-"""Check an export's wheels before anything is installed: each is a readable zip, built for
-CPython 3.8 (or any Python 3) on Linux.
+"""Check an export's wheels before anything is installed: each is a file (not a link), a
+readable zip, built for CPython 3.8 (or any Python 3) on Linux.
 
 A wheel for another Python or platform would otherwise fail deep inside an environment build,
 minutes later, with uv's resolver message instead of the wheel's name.
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from ..errors import ExportError
+from .files import refuse_link
 
 _PYTHON_TAGS = ("py3", "py38", "cp38")
 _ABI_TAGS = ("none", "abi3", "cp38")
@@ -48,6 +49,7 @@ def _runs_on_linux_38(tags: WheelTags) -> bool:
 def check_wheels(folder: Path) -> None:
     """Raise an :class:`ExportError` naming the first wheel of ``folder`` that cannot install."""
     for wheel in sorted(folder.glob("*.whl")):
+        refuse_link(wheel)
         tags = wheel_tags(wheel.name)
         if tags is None:
             raise ExportError(
