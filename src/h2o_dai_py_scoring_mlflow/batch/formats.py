@@ -164,12 +164,13 @@ class CsvReader(BatchReader):
 def _unique_names(header: Sequence[str], used: Sequence[str]) -> List[str]:
     """``header`` with repeats of unused names made unique (pandas needs unique names); a used
     name that appears twice is ambiguous and refused by :class:`ColumnPlan` before this."""
+    wanted = set(used)
     seen: Dict[str, int] = {}
     names = []
     for name in header:
         count = seen.get(name, 0)
         seen[name] = count + 1
-        names.append(name if count == 0 or name in used else f"{name}\0{count}")
+        names.append(name if count == 0 or name in wanted else f"{name}\0{count}")
     return names
 
 

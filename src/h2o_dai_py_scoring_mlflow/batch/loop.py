@@ -115,9 +115,8 @@ class ColumnPlan:
 
     def check(self, available: Sequence[str], *, warn: bool = True) -> List[str]:
         """Raise naming every missing column; return (and warn about) the ignored ones."""
-        present = set(available)
-        counts = collections.Counter(available)
-        repeated = [name for name in self.read_columns if counts[name] > 1]
+        present = collections.Counter(available)
+        repeated = [name for name in self.read_columns if present[name] > 1]
         if repeated:
             raise ScoreInputError(
                 f"{self.source} names the column(s) {', '.join(repr(r) for r in repeated)} more "

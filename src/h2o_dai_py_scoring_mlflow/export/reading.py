@@ -69,7 +69,7 @@ def _check_listing(archive: Path, members: List[zipfile.ZipInfo], target: Path) 
     names = [PurePosixPath(info.filename).name for info in members]
     if not any(fnmatch.fnmatch(name, SCORER_WHEEL_GLOB) for name in names):
         raise ExportError(f"No {SCORER_WHEEL_GLOB} in {archive}; nothing was extracted.", tip=_TIP)
-    seen: Dict[str, str] = {}
+    seen = set()
     for info in members:
         _check_member(archive, info)
         key = info.filename.rstrip("/")
@@ -79,7 +79,7 @@ def _check_listing(archive: Path, members: List[zipfile.ZipInfo], target: Path) 
                 "replace the first); nothing was extracted.",
                 tip=_UNSAFE_TIP,
             )
-        seen[key] = info.filename
+        seen.add(key)
         if info.file_size > _RATIO_FLOOR and info.file_size > MAX_RATIO * max(
             info.compress_size, 1
         ):

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PipRequirement
+
 from ..errors import ExportError
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -120,10 +123,8 @@ def _check_line(path: Path, line: RequirementLine) -> None:
     filenames, URLs and paths pass; ``--hash`` options after a requirement are allowed)."""
     if line.wheel is not None or line.text.startswith("-") or _URL_OR_PATH.match(line.text):
         return
-    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
-
     try:
-        Requirement(re.split(r"\s+--?[A-Za-z]", line.text, maxsplit=1)[0])
+        PipRequirement(re.split(r"\s+--?[A-Za-z]", line.text, maxsplit=1)[0])
     except InvalidRequirement as exc:
         first = str(exc).splitlines()[0]
         raise ExportError(

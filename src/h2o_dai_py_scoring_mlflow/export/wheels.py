@@ -31,8 +31,10 @@ class WheelTags:
 
 def wheel_tags(filename: str) -> Optional[WheelTags]:
     """The tags of ``name-version[-build]-python-abi-platform.whl``; None if it is not one."""
+    if not filename.endswith(".whl"):
+        return None
     parts = filename[: -len(".whl")].split("-")
-    if not filename.endswith(".whl") or len(parts) not in (5, 6):
+    if len(parts) not in (5, 6):
         return None
     python, abi, platform = parts[-3:]
     return WheelTags(tuple(python.split(".")), tuple(abi.split(".")), tuple(platform.split(".")))
